@@ -1,0 +1,92 @@
+"""tane: configs, pipelines, tracked runs and sweeps in one toolkit.
+
+``import tane`` loads nothing heavy: each name below is imported on first use.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from tane._version import __version__
+
+if TYPE_CHECKING:
+    from tane.errors import (
+        ExperimentNotFound,
+        InvalidFilter,
+        InvalidInput,
+        NoActiveRun,
+        ParamConflict,
+        RunNotFound,
+        StoreError,
+        TaneError,
+    )
+    from tane.tracking.client import Client
+    from tane.tracking.entities import Experiment, Metric, Run, RunStatus
+    from tane.tracking.fluent import (
+        ActiveRun,
+        active_run,
+        end_run,
+        flush,
+        log_artifact,
+        log_artifacts,
+        log_dict,
+        log_figure,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        log_text,
+        set_note,
+        set_tag,
+        set_tags,
+        start_run,
+    )
+
+_LAZY = {
+    "start_run": "tane.tracking.fluent",
+    "end_run": "tane.tracking.fluent",
+    "active_run": "tane.tracking.fluent",
+    "ActiveRun": "tane.tracking.fluent",
+    "log_metric": "tane.tracking.fluent",
+    "log_metrics": "tane.tracking.fluent",
+    "log_param": "tane.tracking.fluent",
+    "log_params": "tane.tracking.fluent",
+    "set_tag": "tane.tracking.fluent",
+    "set_tags": "tane.tracking.fluent",
+    "set_note": "tane.tracking.fluent",
+    "log_artifact": "tane.tracking.fluent",
+    "log_artifacts": "tane.tracking.fluent",
+    "log_text": "tane.tracking.fluent",
+    "log_dict": "tane.tracking.fluent",
+    "log_figure": "tane.tracking.fluent",
+    "flush": "tane.tracking.fluent",
+    "Client": "tane.tracking.client",
+    "Run": "tane.tracking.entities",
+    "RunStatus": "tane.tracking.entities",
+    "Experiment": "tane.tracking.entities",
+    "Metric": "tane.tracking.entities",
+    "TaneError": "tane.errors",
+    "StoreError": "tane.errors",
+    "InvalidInput": "tane.errors",
+    "InvalidFilter": "tane.errors",
+    "ParamConflict": "tane.errors",
+    "RunNotFound": "tane.errors",
+    "ExperimentNotFound": "tane.errors",
+    "NoActiveRun": "tane.errors",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tane' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,56 @@
+"""Errors tane raises. Each names the thing, the cause and the fix."""
+
+from __future__ import annotations
+
+
+class TaneError(Exception):
+    """Base class of every error tane raises on purpose."""
+
+
+class StoreError(TaneError):
+    """The store cannot be opened or written (unreachable, corrupt, locked)."""
+
+
+class SchemaVersionError(StoreError):
+    """The store's schema is newer than this tane, or older and not migrated."""
+
+
+class NotFound(TaneError, LookupError):
+    """A run, experiment or artifact does not exist."""
+
+
+class RunNotFound(NotFound):
+    """No run has this id."""
+
+
+class ExperimentNotFound(NotFound):
+    """No experiment has this name or id."""
+
+
+class InvalidInput(TaneError, ValueError):
+    """A key, value, path or argument is not acceptable."""
+
+
+class ParamConflict(InvalidInput):
+    """A param was logged again with a different value."""
+
+
+class InvalidFilter(InvalidInput):
+    """A search filter or order-by clause does not parse.
+
+    Attributes:
+        text: The filter as given.
+        position: 0-based character offset of the problem, or None.
+    """
+
+    def __init__(self, message: str, text: str = "", position: int | None = None) -> None:
+        self.text = text
+        self.position = position
+        if position is not None and text:
+            caret = " " * position + "^"
+            message = f"{message}\n  {text}\n  {caret}"
+        super().__init__(message)
+
+
+class NoActiveRun(TaneError):
+    """A fluent logging call was made with no run started."""

@@ -1,0 +1,200 @@
+"""Artifact files of runs under one fsspec root (a folder, ``s3://``, ``gs://`` ...)."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import tempfile
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from tane.errors import InvalidInput, NotFound
+from tane.tracking.entities import ArtifactInfo
+
+
+def safe_artifact_path(path: str | None, *, allow_root: bool = True) -> str:
+    """Return ``path`` normalised to a relative POSIX path inside a run's artifacts.
+
+    Raise InvalidInput for absolute paths, ``..`` parts, backslashes and control
+    characters: an artifact can never be written or read outside its run.
+    """
+    if path is None or path in ("", "."):
+        if allow_root:
+            return ""
+        raise InvalidInput("artifact path is empty: name a file such as 'model.pkl'")
+    if not isinstance(path, str):
+        raise InvalidInput(f"artifact path {path!r} is not a string")
+    if any(ord(c) < 32 for c in path) or "\\" in path:
+        raise InvalidInput(
+            f"artifact path {path!r} contains a control character or a backslash: "
+            "use '/' between folders"
+        )
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+        raise InvalidInput(
+            f"artifact path {path!r} is absolute: give a path relative to the run's "
+            "artifacts, such as 'plots/curve.png'"
+        )
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise InvalidInput(
+            f"artifact path {path!r} contains '..' and would leave the run's artifacts: "
+            "give a path inside them, such as 'plots/curve.png'"
+        )
+    return "/".join(parts)
+
+
+class ArtifactRepository:
+    """Files of all runs under one root URL; each run has a folder below it."""
+
+    def __init__(self, root: str) -> None:
+        import fsspec
+
+        self.root = root
+        self.fs: Any
+        self.fs, self._root_path = fsspec.core.url_to_fs(root)
+        self.is_local = "file" in _protocols(self.fs)
+
+    def run_uri(self, experiment_id: str, run_id: str) -> str:
+        """Return the artifact URI of a new run."""
+        return f"{self.root.rstrip('/')}/{experiment_id}/{run_id}"
+
+    def _path(self, run_uri: str, rel: str) -> str:
+        import fsspec
+
+        _, base = fsspec.core.url_to_fs(run_uri)
+        return posixpath.join(base, rel) if rel else base
+
+    def log_file(self, run_uri: str, local_path: str, artifact_path: str | None) -> str:
+        """Copy a local file or folder into the run; return its artifact path."""
+        src = Path(local_path)
+        if not src.exists():
+            raise NotFound(f"cannot log artifact {local_path!r}: no such file or folder")
+        rel = safe_artifact_path(artifact_path)
+        rel = posixpath.join(rel, src.name) if rel else src.name
+        dest = self._path(run_uri, rel)
+        if src.is_dir():
+            if self.is_local:
+                shutil.copytree(src, dest, dirs_exist_ok=True)
+            else:
+                self.fs.put(str(src), dest, recursive=True)
+        elif self.is_local:
+            _atomic_copy(src, Path(dest))
+        else:
+            self.fs.put_file(str(src), dest)
+        return rel
+
+    def write_bytes(
+        self, run_uri: str, artifact_path: str, data: bytes, append: bool = False
+    ) -> None:
+        """Write bytes to an artifact file atomically (or append to it)."""
+        rel = safe_artifact_path(artifact_path, allow_root=False)
+        dest = self._path(run_uri, rel)
+        if self.is_local:
+            target = Path(dest)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if append:
+                with open(target, "ab") as fh:
+                    fh.write(data)
+            else:
+                _atomic_write(target, data)
+            return
+        if append and self.fs.exists(dest):
+            with self.fs.open(dest, "rb") as fh:
+                data = fh.read() + data
+        with self.fs.open(dest, "wb") as fh:
+            fh.write(data)
+
+    def list(self, run_uri: str, path: str = "") -> list[ArtifactInfo]:
+        """List the direct children of an artifact folder, folders first."""
+        rel = safe_artifact_path(path)
+        target = self._path(run_uri, rel)
+        if not self.fs.exists(target):
+            return []
+        if not self.fs.isdir(target):
+            return [ArtifactInfo(rel, False, int(self.fs.size(target)))]
+        out = []
+        base = self._path(run_uri, "").rstrip("/")
+        for entry in self.fs.ls(target, detail=True):
+            name = str(entry["name"]).rstrip("/")
+            child = (
+                name[len(base) :].lstrip("/")
+                if name.startswith(base)
+                else posixpath.join(rel, posixpath.basename(name))
+            )
+            is_dir = entry.get("type") == "directory"
+            size = None if is_dir else int(entry.get("size") or 0)
+            out.append(ArtifactInfo(child, is_dir, size))
+        return sorted(out, key=lambda a: (not a.is_dir, a.path))
+
+    def open(self, run_uri: str, path: str) -> BinaryIO:
+        """Open an artifact file for reading; raise NotFound."""
+        rel = safe_artifact_path(path, allow_root=False)
+        target = self._path(run_uri, rel)
+        if not self.fs.isfile(target):
+            raise NotFound(f"artifact {rel!r} not found in {run_uri}")
+        fh: BinaryIO = self.fs.open(target, "rb")
+        return fh
+
+    def download(self, run_uri: str, path: str, dst: str) -> str:
+        """Copy an artifact file or folder into the folder ``dst``; return the local path."""
+        rel = safe_artifact_path(path)
+        target = self._path(run_uri, rel)
+        if not self.fs.exists(target):
+            raise NotFound(f"artifact {rel or '/'!r} not found in {run_uri}")
+        name = posixpath.basename(rel) if rel else run_uri.rstrip("/").rsplit("/", 1)[-1]
+        local = Path(dst) / name
+        local.parent.mkdir(parents=True, exist_ok=True)
+        if self.fs.isdir(target):
+            self.fs.get(target.rstrip("/") + "/", str(local), recursive=True)
+        else:
+            self.fs.get_file(target, str(local))
+        return str(local)
+
+    def delete_run(self, run_uri: str) -> int:
+        """Remove a run's artifacts; return the bytes freed."""
+        target = self._path(run_uri, "")
+        if not self.fs.exists(target):
+            return 0
+        size = int(self.fs.du(target, total=True))
+        self.fs.rm(target, recursive=True)
+        return size
+
+    def sizes(self, run_uris: Sequence[str]) -> int:
+        """Return the total size of these runs' artifacts in bytes."""
+        total = 0
+        for uri in run_uris:
+            target = self._path(uri, "")
+            if self.fs.exists(target):
+                total += int(self.fs.du(target, total=True))
+        return total
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    proto = fs.protocol
+    return (proto,) if isinstance(proto, str) else tuple(proto)
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _atomic_copy(src: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

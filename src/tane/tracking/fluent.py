@@ -1,0 +1,582 @@
+"""The fluent tracking API: ``tane.start_run`` and the ``log_*`` functions.
+
+Runs started in a process form a stack; the top is the active run, and a run
+started while another is active becomes its child. The stack is process-wide,
+not per thread, so worker threads log to the run that started them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+from tane.errors import InvalidInput, NoActiveRun
+from tane.tracking.entities import Run, RunStatus
+from tane.tracking.stores.base import MetricPoint, Store
+from tane.tracking.values import check_key, metric_value, normalize_mapping
+from tane.tracking.writer import MetricWriter
+
+log = logging.getLogger("tane")
+
+LOG_ARTIFACT = "logs/output.log"
+_HEARTBEAT_EVERY = 10.0
+_LOG_FLUSH_EVERY = 2.0
+
+
+class ActiveRun:
+    """A run this process is recording. Use it as a context manager to end it.
+
+    Its methods log to this run even when it is not the top of the stack,
+    which is what threads working for one run want.
+    """
+
+    def __init__(self, store: Store, run: Run, writer: MetricWriter, owns_context: bool) -> None:
+        self.store = store
+        self.id = run.id
+        self.name = run.name
+        self.experiment = run.experiment
+        self.experiment_id = run.experiment_id
+        self.parent_id = run.parent_id
+        self.artifact_uri = run.artifact_uri
+        self._writer = writer
+        self._steps: dict[str, int] = {}
+        self._keys: set[str] = set()
+        self._owns_context = owns_context
+        self._capture: Any = None  # LogCapture when this run owns the process's output
+        self._sampler: Any = None
+        self._tasks: list[Any] = []
+        self.ended = False
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.name!r} id={self.id} experiment={self.experiment!r}>"
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.end()
+        else:
+            status, text = _status_for(exc, tb)
+            self.end(status, error=text)
+
+    @property
+    def info(self) -> Run:
+        """The run as stored now (status, params, latest metrics, tags)."""
+        self._writer.flush()
+        return self.store.get_run(self.id)
+
+    # logging -------------------------------------------------------------
+
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, timestamp: int | None = None
+    ) -> None:
+        """Queue one metric point; step defaults to the key's previous step + 1 (from 0)."""
+        if key not in self._keys:
+            check_key(key, "metric key")
+            self._keys.add(key)
+        if type(value) is not float:
+            value = metric_value(key, value)
+        steps = self._steps
+        if step is None:
+            step = steps.get(key, 0)
+        elif type(step) is not int:
+            step = _check_step(key, step)
+        if step >= steps.get(key, 0):
+            steps[key] = step + 1
+        if timestamp is None:
+            timestamp = int(time.time() * 1000)
+        self._writer.put(self.id, MetricPoint(key, value, step, timestamp))
+
+    def log_metrics(
+        self, metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
+    ) -> None:
+        """Queue several metric points at one step and time."""
+        if timestamp is None:
+            timestamp = int(time.time() * 1000)
+        for key, value in metrics.items():
+            self.log_metric(key, value, step, timestamp)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Store params now; raise ParamConflict if one already holds another value."""
+        self.store.log_batch(self.id, params=normalize_mapping(params, "param key"))
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set tags now (a tag may change)."""
+        self.store.log_batch(self.id, tags=normalize_mapping(tags, "tag key"))
+
+    def set_note(self, text: str) -> None:
+        """Replace the run's markdown note."""
+        self.store.update_run(self.id, note=str(text))
+
+    def log_artifact(
+        self, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> str:
+        """Copy a file or folder into the run's artifacts; return its artifact path."""
+        return self.store.log_artifact(self.id, os.fspath(local_path), artifact_path)
+
+    def log_bytes(self, data: bytes, artifact_file: str) -> None:
+        self.store.log_artifact_bytes(self.id, artifact_file, data)
+
+    def flush(self) -> None:
+        """Write every queued metric point now."""
+        self._writer.flush()
+
+    # ending --------------------------------------------------------------
+
+    def end(self, status: RunStatus | str = RunStatus.FINISHED, error: str | None = None) -> None:
+        """End the run (and any run started inside it that is still active)."""
+        _end_run(self, RunStatus.parse(status), error)
+
+
+def _check_step(key: str, step: object) -> int:
+    if isinstance(step, bool) or not hasattr(step, "__index__"):
+        raise InvalidInput(f"metric {key!r}: step {step!r} is not an integer")
+    return int(step)  # type: ignore[call-overload, no-any-return]
+
+
+def _status_for(exc: BaseException, tb: TracebackType | None) -> tuple[RunStatus, str | None]:
+    if isinstance(exc, KeyboardInterrupt):
+        return RunStatus.KILLED, "interrupted (KeyboardInterrupt)"
+    if isinstance(exc, SystemExit) and exc.code in (0, None):
+        return RunStatus.FINISHED, None
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    return RunStatus.FAILED, text
+
+
+# -- process state ------------------------------------------------------------
+
+
+class _State:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.stack: list[ActiveRun] = []
+        self.writers: dict[int, MetricWriter] = {}
+        self.hooks_installed = False
+        self.uncaught: tuple[RunStatus, str] | None = None
+
+
+_state = _State()
+
+
+def _writer_for(store: Store) -> MetricWriter:
+    writer = _state.writers.get(id(store))
+    if writer is None:
+        writer = MetricWriter(store)
+        _state.writers[id(store)] = writer
+    return writer
+
+
+def _resolve_store(store: Store | str | None) -> Store:
+    from tane.project import resolve_store_uri
+    from tane.tracking.stores import open_store
+
+    if store is None or isinstance(store, str):
+        return open_store(resolve_store_uri(store))
+    return store
+
+
+def _default_experiment() -> str:
+    env = os.environ.get("TANE_EXPERIMENT")
+    if env:
+        return env
+    from tane.project import find_project
+
+    configured = find_project().settings.get("experiment")
+    return str(configured) if configured else "Default"
+
+
+def start_run(
+    experiment: str | None = None,
+    name: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    *,
+    run_id: str | None = None,
+    parent_id: str | None = None,
+    note: str | None = None,
+    capture: bool | Iterable[str] | Mapping[str, bool] | None = None,
+    store: Store | str | None = None,
+) -> ActiveRun:
+    """Start a run (or resume ``run_id``) and make it the active run.
+
+    Args:
+        experiment: Experiment name, created if new. Default: TANE_EXPERIMENT,
+            the project's ``experiment:`` setting, else "Default".
+        name: Run name; a readable one is generated when omitted.
+        tags: Tags to set at the start.
+        run_id: Resume this existing run instead of creating one.
+        parent_id: Make the new run a child of this run. Without it, a run
+            started while another is active becomes that run's child.
+        note: A markdown note.
+        capture: What context to record (git, environment, packages, logs,
+            system_metrics); True for all, False for none, or a list.
+        store: A store or store URI; default from TANE_STORE or the project.
+
+    Returns:
+        The ActiveRun; ``with tane.start_run(...) as run:`` ends it on exit,
+        FAILED with the traceback if the block raises.
+    """
+    from tane.tracking.context import CaptureSettings
+
+    settings = CaptureSettings.from_value(capture)
+    resolved = _resolve_store(store)
+    tag_values = normalize_mapping(tags, "tag key")
+    with _state.lock:
+        _install_hooks()
+        parent = _state.stack[-1] if _state.stack else None
+        if parent_id is None and parent is not None and parent.store is resolved:
+            parent_id = parent.id
+        in_process_parent = parent is not None and parent_id == parent.id
+        owns_context = parent_id is None
+        if run_id is not None:
+            run = resolved.get_run(run_id)
+            resolved.update_run(run_id, status=RunStatus.RUNNING)
+            if tag_values:
+                resolved.log_batch(run_id, tags=tag_values)
+            run = resolved.get_run(run_id)
+        else:
+            exp = resolved.get_or_create_experiment(experiment or _default_experiment())
+            if owns_context:
+                from tane.tracking.context import capture_tags
+
+                tag_values = {**capture_tags(settings), **tag_values}
+            elif parent_id is not None:
+                tag_values = {"tane.parent_context": parent_id, **tag_values}
+            run = resolved.create_run(
+                exp.id,
+                name or _generate_name(),
+                parent_id=parent_id,
+                tags=tag_values,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+            )
+            if note:
+                resolved.update_run(run.id, note=note)
+        active = ActiveRun(resolved, run, _writer_for(resolved), owns_context)
+        _state.stack.append(active)
+    if owns_context and not in_process_parent and run_id is None:
+        _start_context(active, settings)
+    _start_heartbeat(active)
+    return active
+
+
+def _start_context(active: ActiveRun, settings: Any) -> None:
+    from tane.tracking.context import capture_artifacts
+
+    def save_artifacts() -> None:
+        try:
+            for path, data in capture_artifacts(settings).items():
+                active.store.log_artifact_bytes(active.id, path, data)
+        except Exception as exc:  # context is a courtesy: never fail the run for it
+            log.debug("tane: context capture failed: %s", exc)
+
+    threading.Thread(target=save_artifacts, name="tane-context", daemon=True).start()
+    writer = active._writer
+    if settings.logs and not any(r._capture for r in _state.stack if r is not active):
+        from tane.tracking.logcapture import LogCapture
+
+        capture = LogCapture()
+        capture.start()
+        active._capture = capture
+        last = [0.0]
+
+        def stream_logs(force: bool = False) -> None:
+            if not force and time.monotonic() - last[0] < _LOG_FLUSH_EVERY:
+                return
+            last[0] = time.monotonic()
+            data = capture.drain()
+            if data:
+                active.store.log_artifact_bytes(active.id, LOG_ARTIFACT, data, append=True)
+
+        active._tasks.append(stream_logs)
+        writer.add_task(stream_logs)
+    if settings.system_metrics:
+        from tane.tracking.system_metrics import SystemMetricsSampler
+
+        def emit(values: dict[str, float], timestamp: int) -> None:
+            if not active.ended:
+                active.log_metrics(values, timestamp=timestamp)
+
+        interval = float(os.environ.get("TANE_SYSTEM_METRICS_INTERVAL", "10"))
+        sampler = SystemMetricsSampler(emit, interval=interval)
+        sampler.start()
+        active._sampler = sampler
+
+
+def _start_heartbeat(active: ActiveRun) -> None:
+    last = [time.monotonic()]
+
+    def beat() -> None:
+        if time.monotonic() - last[0] >= _HEARTBEAT_EVERY:
+            last[0] = time.monotonic()
+            active.store.heartbeat([active.id], int(time.time() * 1000))
+
+    active._tasks.append(beat)
+    active._writer.add_task(beat)
+
+
+def _end_run(active: ActiveRun, status: RunStatus, error: str | None) -> None:
+    with _state.lock:
+        if active.ended:
+            return
+        if active in _state.stack:
+            # Runs started inside this one end with it.
+            while _state.stack[-1] is not active:
+                _finish(_state.stack[-1], status, None)
+        _finish(active, status, error)
+
+
+def _finish(active: ActiveRun, status: RunStatus, error: str | None) -> None:
+    if active in _state.stack:
+        _state.stack.remove(active)
+    active.ended = True
+    for task in active._tasks:
+        active._writer.remove_task(task)
+    if active._sampler is not None:
+        active._sampler.stop()
+    try:
+        active._writer.flush()
+    finally:
+        if active._capture is not None:
+            active._capture.stop()
+            data = active._capture.drain()
+            if data:
+                active.store.log_artifact_bytes(active.id, LOG_ARTIFACT, data, append=True)
+        if error:
+            first = error.strip().splitlines()[-1] if error.strip() else error
+            active.store.log_batch(
+                active.id, tags={"tane.error": first[:1000], "tane.traceback": error}
+            )
+        active.store.update_run(active.id, status=status, end_time=int(time.time() * 1000))
+
+
+def active_run() -> ActiveRun | None:
+    """Return the active run of this process, or None."""
+    stack = _state.stack
+    return stack[-1] if stack else None
+
+
+def _require() -> ActiveRun:
+    stack = _state.stack
+    if not stack:
+        raise NoActiveRun("no active run: start one with `with tane.start_run():` before logging")
+    return stack[-1]
+
+
+def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
+    """End the active run with ``status`` (FINISHED by default); no-op without one."""
+    run = active_run()
+    if run is not None:
+        run.end(status)
+
+
+def log_metric(
+    key: str, value: float, step: int | None = None, timestamp: int | None = None
+) -> None:
+    """Log one metric point to the active run; never blocks on the store."""
+    _require().log_metric(key, value, step, timestamp)
+
+
+def log_metrics(
+    metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
+) -> None:
+    """Log several metrics at one step to the active run."""
+    _require().log_metrics(metrics, step, timestamp)
+
+
+def log_param(key: str, value: Any) -> None:
+    """Log one param (stored as text; lists and dicts as JSON)."""
+    _require().log_params({key: value})
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log params; raise ParamConflict if one was logged before with another value."""
+    _require().log_params(params)
+
+
+def set_tag(key: str, value: Any) -> None:
+    """Set one tag on the active run."""
+    _require().set_tags({key: value})
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    """Set tags on the active run."""
+    _require().set_tags(tags)
+
+
+def set_note(text: str) -> None:
+    """Replace the active run's markdown note."""
+    _require().set_note(text)
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> str:
+    """Copy a file or folder into the active run's artifacts (under ``artifact_path``)."""
+    return _require().log_artifact(local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    """Copy the contents of a folder into the active run's artifacts."""
+    run = _require()
+    folder = Path(local_dir)
+    if not folder.is_dir():
+        raise InvalidInput(f"log_artifacts: {folder} is not a folder")
+    for child in sorted(folder.iterdir()):
+        run.log_artifact(child, artifact_path)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    """Save ``text`` as an artifact file (UTF-8)."""
+    _require().log_bytes(str(text).encode("utf-8"), artifact_file)
+
+
+def log_dict(data: Mapping[str, Any] | list[Any], artifact_file: str) -> None:
+    """Save a dict or list as JSON, or YAML when ``artifact_file`` ends in .yaml/.yml."""
+    if artifact_file.endswith((".yaml", ".yml")):
+        import yaml
+
+        text = yaml.safe_dump(_plain(data), sort_keys=False, allow_unicode=True)
+    else:
+        text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+    _require().log_bytes(text.encode("utf-8"), artifact_file)
+
+
+def _plain(data: Any) -> Any:
+    return json.loads(json.dumps(data, default=str))
+
+
+def log_figure(figure: Any, artifact_file: str) -> str:
+    """Save a matplotlib or plotly figure; return the artifact path used.
+
+    Matplotlib figures are saved in the format of the file's extension (png,
+    svg, pdf, ...). Plotly figures are saved as self-contained HTML (a
+    non-.html name gets .html appended) or as JSON for a .json name.
+    """
+    run = _require()
+    module = type(figure).__module__
+    if module.startswith("plotly"):
+        if artifact_file.endswith(".json"):
+            run.log_bytes(figure.to_json().encode("utf-8"), artifact_file)
+            return artifact_file
+        if not artifact_file.endswith(".html"):
+            artifact_file = artifact_file.rsplit(".", 1)[0] + ".html"
+        html = figure.to_html(include_plotlyjs=True, full_html=True)
+        run.log_bytes(html.encode("utf-8"), artifact_file)
+        return artifact_file
+    if hasattr(figure, "savefig"):
+        buffer = io.BytesIO()
+        ext = artifact_file.rsplit(".", 1)[-1].lower() if "." in artifact_file else "png"
+        figure.savefig(buffer, format=ext, bbox_inches="tight")
+        run.log_bytes(buffer.getvalue(), artifact_file)
+        return artifact_file
+    raise InvalidInput(
+        f"log_figure: {type(figure).__name__} is neither a matplotlib nor a plotly figure"
+    )
+
+
+def flush() -> None:
+    """Write every queued metric point of this process now."""
+    for writer in list(_state.writers.values()):
+        writer.flush()
+
+
+# -- process hooks: exit, uncaught exceptions, SIGTERM, fork --------------------
+
+
+def _install_hooks() -> None:
+    if _state.hooks_installed:
+        return
+    _state.hooks_installed = True
+    atexit.register(_at_exit)
+    previous_hook = sys.excepthook
+
+    def excepthook(
+        exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> None:
+        _state.uncaught = _status_for(exc, tb)  # type: ignore[assignment]
+        previous_hook(exc_type, exc, tb)
+
+    sys.excepthook = excepthook
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum: int, frame: FrameType | None) -> None:
+            if previous == signal.SIG_IGN:
+                flush()
+                return
+            _end_all(RunStatus.KILLED, "terminated by SIGTERM")
+            if callable(previous):
+                previous(signum, frame)
+            else:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _end_all(status: RunStatus, error: str | None) -> None:
+    with _state.lock:
+        for run in reversed(list(_state.stack)):
+            try:
+                _finish(run, status, error if run is _state.stack[0] else None)
+            except Exception as exc:
+                print(f"tane: could not end run {run.id}: {exc}", file=sys.__stderr__)
+    for writer in list(_state.writers.values()):
+        writer.close()
+
+
+def _at_exit() -> None:
+    status, error = _state.uncaught or (RunStatus.FINISHED, None)
+    if _state.stack:
+        _end_all(status, error)
+    else:
+        for writer in list(_state.writers.values()):
+            writer.close()
+
+
+def _after_fork() -> None:
+    # A forked child starts with no active run and no writer thread of its own.
+    global _state
+    _state = _State()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+# -- names -------------------------------------------------------------------
+
+_ADJECTIVES = (
+    "amber bold brisk calm clever crisp daring deft eager fair fierce gentle glad grand "
+    "hardy honest jolly keen kind lively lucid merry mighty nimble noble plucky proud quick "
+    "quiet rapid sharp shy silent sleek smart snug solid spry steady stoic sunny swift tidy "
+    "vivid warm wise witty zesty"
+).split()
+_NOUNS = (
+    "acorn alder aspen birch bloom bud cedar clover cone cypress elm fern fig ginkgo grove "
+    "hazel ivy juniper kelp larch laurel leaf lichen lotus maple moss oak olive orchid palm "
+    "pine plum poplar reed root rowan sage seed sequoia shoot spruce sprout thorn willow yew"
+).split()
+
+
+def _generate_name() -> str:
+    import random
+
+    rng = random.SystemRandom()
+    return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randint(1, 99)}"

@@ -1,0 +1,79 @@
+"""Opening a store from its URI."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tane.errors import StoreError
+
+if TYPE_CHECKING:
+    from tane.tracking.stores.base import Store
+
+_cache: dict[tuple[str, int], Store] = {}
+_cache_lock = threading.Lock()
+
+
+def open_store(uri: str, artifact_root: str | None = None) -> Store:
+    """Open (creating if needed) the store named by ``uri``.
+
+    ``uri`` is a folder (a local store: ``tane.db`` and ``artifacts/`` in it),
+    ``sqlite:///file.db`` or ``postgresql://...``. Stores are cached per process.
+    """
+    key = (uri, os.getpid())
+    with _cache_lock:
+        store = _cache.get(key)
+        if store is None:
+            store = _open(uri, artifact_root)
+            _cache[key] = store
+        return store
+
+
+def _open(uri: str, artifact_root: str | None) -> Store:
+    from tane.tracking.stores.sql import SqlStore
+
+    scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
+    if scheme in ("http", "https"):
+        raise StoreError(
+            f"store {uri}: tane servers (http/https stores) are not supported by this version; "
+            "use a folder, sqlite:///file.db or postgresql://user@host/db"
+        )
+    if scheme.startswith(("sqlite", "postgres")):
+        return SqlStore(uri, artifact_root)
+    if scheme == "file":
+        uri = uri[len("file://") :]
+    elif scheme:
+        raise StoreError(
+            f"store {uri}: unknown scheme {scheme!r}; a store is a folder, sqlite:///file.db "
+            "or postgresql://user@host/db"
+        )
+    folder = Path(uri).expanduser().resolve()
+    if folder.exists() and not folder.is_dir():
+        raise StoreError(
+            f"store {folder} is a file, not a folder: for a SQLite file use sqlite:///{folder}"
+        )
+    return SqlStore(f"sqlite:///{folder / 'tane.db'}", artifact_root or str(folder / "artifacts"))
+
+
+def clear_cache() -> None:
+    """Close every cached store (tests and forked children use this)."""
+    with _cache_lock:
+        for store in _cache.values():
+            store.close()
+        _cache.clear()
+
+
+def _after_fork() -> None:
+    # A forked child must not share pooled connections with its parent.
+    global _cache_lock
+    _cache_lock = threading.Lock()
+    for store in list(_cache.values()):
+        after = getattr(store, "after_fork", None)
+        if after is not None:
+            after()
+    _cache.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork)

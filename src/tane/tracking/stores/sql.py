@@ -1,0 +1,1023 @@
+"""A store in a SQL database: SQLite (the local default) or PostgreSQL.
+
+SQLAlchemy 2 Core, no ORM. SQLite runs in WAL mode; every write transaction
+starts with ``BEGIN IMMEDIATE`` under a busy timeout, so concurrent writers
+queue instead of failing with "database is locked". Schema creation and
+migration run under a file lock (SQLite) or an advisory lock (PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from tane.errors import (
+    ExperimentNotFound,
+    InvalidInput,
+    ParamConflict,
+    RunNotFound,
+    SchemaVersionError,
+    StoreError,
+)
+from tane.tracking.artifacts import ArtifactRepository
+from tane.tracking.entities import (
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    ArtifactInfo,
+    Experiment,
+    Metric,
+    Run,
+    RunStatus,
+)
+from tane.tracking.stores import _schema as t
+from tane.tracking.stores.base import MetricPoint, PurgeReport, RunPage, RunView
+from tane.tracking.values import check_key, param_number
+
+_HOST = socket.gethostname()
+_SQLITE_BUSY_MS = 60_000
+_LOCK_RETRIES = 8
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def heartbeat_timeout_ms() -> int:
+    """A RUNNING run whose heartbeat is older than this is reported CRASHED."""
+    return int(float(os.environ.get("TANE_HEARTBEAT_TIMEOUT", "120")) * 1000)
+
+
+class SqlStore:
+    """Runs, experiments and metrics in a SQL database; artifacts under an fsspec root.
+
+    Args:
+        db_url: ``sqlite:///path.db`` or ``postgresql://user:pw@host/db``.
+        artifact_root: Where artifacts go. Recorded in the database when the
+            store is created; later opens read it from there.
+        upgrade: Apply pending migrations automatically (local stores do).
+    """
+
+    def __init__(
+        self, db_url: str, artifact_root: str | None = None, *, upgrade: bool | None = None
+    ) -> None:
+        self.db_url = normalize_db_url(db_url)
+        self.uri = db_url
+        self.dialect = self.db_url.split(":", 1)[0].split("+", 1)[0]
+        self.is_sqlite = self.dialect == "sqlite"
+        self._engine = self._create_engine()
+        self._last_reap = -1e9
+        self.reap_interval = 5.0
+        self._lock = threading.Lock()
+        auto_upgrade = self.is_sqlite if upgrade is None else upgrade
+        root = self._ensure_schema(artifact_root, auto_upgrade)
+        self.artifact_root = root
+        self.artifacts = ArtifactRepository(root)
+
+    # -- connection handling -------------------------------------------------
+
+    def _create_engine(self) -> Engine:
+        if self.is_sqlite:
+            path = sqlite_path(self.db_url)
+            persistent = path is not None
+            if path is not None:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(
+                self.db_url,
+                connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_MS / 1000},
+                poolclass=sa.pool.QueuePool if path else sa.pool.StaticPool,
+            )
+
+            @sa.event.listens_for(engine, "connect")
+            def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+                # Take transaction control from pysqlite so BEGIN IMMEDIATE is ours to emit.
+                dbapi_conn.isolation_level = None
+                cur = dbapi_conn.cursor()
+                cur.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_MS}")
+                if persistent:
+                    cur.execute("PRAGMA journal_mode = WAL")
+                cur.execute("PRAGMA case_sensitive_like = ON")
+                cur.execute("PRAGMA synchronous = NORMAL")
+                cur.close()
+
+            @sa.event.listens_for(engine, "begin")
+            def _on_begin(conn: Connection) -> None:
+                if conn.get_execution_options().get("tane_write"):
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                else:
+                    conn.exec_driver_sql("BEGIN")
+
+            return engine
+        return sa.create_engine(self.db_url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction; retried as a whole while the database is locked."""
+        for attempt in range(_LOCK_RETRIES):
+            try:
+                with self._engine.connect() as conn:
+                    conn = conn.execution_options(tane_write=True)
+                    with conn.begin():
+                        yield conn
+                return
+            except sa.exc.OperationalError as exc:
+                if _is_locked(exc) and attempt < _LOCK_RETRIES - 1:
+                    time.sleep(0.05 * (2**attempt))
+                    continue
+                raise self._wrap(exc) from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn, conn.begin():
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise self._wrap(exc) from exc
+
+    def _wrap(self, exc: sa.exc.DBAPIError) -> StoreError:
+        text = str(exc.orig) if exc.orig is not None else str(exc)
+        if "file is not a database" in text or "malformed" in text:
+            return StoreError(
+                f"the store database {self.uri} is corrupt or not a tane store ({text}); "
+                "move the file away to start a new store, or point TANE_STORE elsewhere"
+            )
+        if "disk" in text and "full" in text:
+            return StoreError(f"cannot write to {self.uri}: the disk is full ({text})")
+        return StoreError(f"store {self.uri}: {text}")
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def after_fork(self) -> None:
+        """Drop pooled connections inherited from a parent process."""
+        self._engine.dispose(close=False)
+
+    # -- schema ----------------------------------------------------------------
+
+    def _ensure_schema(self, artifact_root: str | None, auto_upgrade: bool) -> str:
+        try:
+            revision, root = self._read_revision()
+        except sa.exc.DatabaseError as exc:
+            raise self._connect_error(exc) from exc
+        if revision == t.SCHEMA_REVISION and root is not None:
+            return root
+        with self._schema_lock():
+            revision, root = self._read_revision()
+            if revision is not None and revision not in t.KNOWN_REVISIONS:
+                raise SchemaVersionError(
+                    f"the store {self.uri} has schema revision {revision!r}, written by a newer "
+                    "tane than this one; upgrade tane (pip install -U tane) to open it"
+                )
+            if revision != t.SCHEMA_REVISION:
+                if revision is not None and not auto_upgrade:
+                    raise SchemaVersionError(
+                        f"the store {self.uri} has schema revision {revision!r}; this tane "
+                        f"needs {t.SCHEMA_REVISION!r}: run `tane db upgrade --store URI`"
+                    )
+                upgrade_schema(self._engine)
+            if root is None:
+                root = self._initialize(artifact_root)
+        return root
+
+    def _connect_error(self, exc: sa.exc.DatabaseError) -> StoreError:
+        text = str(exc.orig) if exc.orig is not None else str(exc)
+        if self.is_sqlite:
+            return self._wrap(exc)
+        safe = sa.engine.make_url(self.db_url).render_as_string(hide_password=True)
+        return StoreError(
+            f"cannot reach the store database {safe}: {text.strip()}. Check that the server "
+            "is running and the host, port, user and password are right"
+        )
+
+    def _read_revision(self) -> tuple[str | None, str | None]:
+        with self._engine.connect() as conn:
+            names = set(sa.inspect(conn).get_table_names())
+            if "alembic_version" not in names:
+                return None, None
+            revision = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            root = None
+            if "store_info" in names:
+                root = conn.execute(
+                    sa.select(t.store_info.c.value).where(t.store_info.c.key == "artifact_root")
+                ).scalar()
+            conn.rollback()
+            return revision, root
+
+    @contextmanager
+    def _schema_lock(self) -> Iterator[None]:
+        if self.is_sqlite:
+            path = sqlite_path(self.db_url)
+            if path is None:
+                yield
+                return
+            from filelock import FileLock
+
+            with FileLock(path + ".lock", timeout=120):
+                yield
+            return
+        with self._engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(726863)"))
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(726863)"))
+                conn.commit()
+
+    def _initialize(self, artifact_root: str | None) -> str:
+        root = artifact_root or default_artifact_root(self.db_url)
+        if "://" not in root:
+            root = str(Path(root).expanduser().resolve())
+        now = now_ms()
+        with self._write() as conn:
+            exists = conn.execute(
+                sa.select(t.experiments.c.id).where(t.experiments.c.id == 0)
+            ).first()
+            if exists is None:
+                conn.execute(
+                    t.experiments.insert().values(
+                        id=0,
+                        name=DEFAULT_EXPERIMENT_NAME,
+                        created=now,
+                        last_activity=now,
+                        deleted=False,
+                    )
+                )
+            conn.execute(t.store_info.insert().values(key="artifact_root", value=root))
+        return root
+
+    # -- experiments -----------------------------------------------------------
+
+    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
+        name = _check_experiment_name(name)
+        now = now_ms()
+        try:
+            with self._write() as conn:
+                exp_id = conn.execute(
+                    t.experiments.insert().values(
+                        name=name, created=now, last_activity=now, deleted=False
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+                if tags:
+                    conn.execute(
+                        t.experiment_tags.insert(),
+                        [
+                            {"experiment_id": exp_id, "key": check_key(k, "tag"), "value": v}
+                            for k, v in tags.items()
+                        ],
+                    )
+        except sa.exc.IntegrityError:
+            raise InvalidInput(
+                f"experiment {name!r} already exists: use it, or pick another name"
+            ) from None
+        return self.get_experiment(str(exp_id))
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        try:
+            return self.get_experiment_by_name(name)
+        except ExperimentNotFound:
+            pass
+        try:
+            return self.create_experiment(name)
+        except InvalidInput:
+            return self.get_experiment_by_name(name)  # another process created it meanwhile
+
+    def get_experiment(self, id_or_name: str) -> Experiment:
+        key = str(id_or_name)
+        if key.isdigit():
+            found = self._experiments(sa.and_(t.experiments.c.id == int(key)))
+            if found:
+                return found[0]
+        return self.get_experiment_by_name(key)
+
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        found = self._experiments(t.experiments.c.name == name)
+        if not found:
+            raise ExperimentNotFound(
+                f"no experiment named {name!r}; `tane experiments ls` lists them"
+            )
+        return found[0]
+
+    def list_experiments(self, include_deleted: bool = False) -> list[Experiment]:
+        cond = sa.true() if include_deleted else t.experiments.c.deleted == sa.false()
+        return self._experiments(cond)
+
+    def _experiments(self, cond: sa.ColumnElement[bool]) -> list[Experiment]:
+        e, r = t.experiments, t.runs
+        counts = (
+            sa.select(
+                r.c.experiment_id,
+                sa.func.count().label("n"),
+                sa.func.max(sa.func.coalesce(r.c.end_time, r.c.heartbeat, r.c.start_time)).label(
+                    "last"
+                ),
+            )
+            .where(r.c.deleted == sa.false())
+            .group_by(r.c.experiment_id)
+            .subquery()
+        )
+        stmt = (
+            sa.select(e, counts.c.n, counts.c.last)
+            .outerjoin(counts, counts.c.experiment_id == e.c.id)
+            .where(cond)
+            .order_by(e.c.id)
+        )
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+            ids = [row.id for row in rows]
+            tag_rows = (
+                conn.execute(
+                    sa.select(t.experiment_tags).where(t.experiment_tags.c.experiment_id.in_(ids))
+                ).all()
+                if ids
+                else []
+            )
+        tags: dict[int, dict[str, str]] = {}
+        for tr in tag_rows:
+            tags.setdefault(tr.experiment_id, {})[tr.key] = tr.value
+        return [
+            Experiment(
+                id=str(row.id),
+                name=row.name,
+                created=row.created,
+                last_activity=max(row.last_activity, row.last or 0),
+                tags=tags.get(row.id, {}),
+                deleted=bool(row.deleted),
+                run_count=int(row.n or 0),
+            )
+            for row in rows
+        ]
+
+    # -- runs --------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        name: str,
+        *,
+        parent_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        start_time: int | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+    ) -> Run:
+        exp = self.get_experiment(experiment_id)
+        run_id = uuid.uuid4().hex
+        start = start_time if start_time is not None else now_ms()
+        with self._write() as conn:
+            if (
+                parent_id is not None
+                and conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == parent_id)).first()
+                is None
+            ):
+                raise RunNotFound(f"parent run {parent_id!r} does not exist")
+            conn.execute(
+                t.runs.insert().values(
+                    id=run_id,
+                    experiment_id=int(exp.id),
+                    name=name,
+                    parent_id=parent_id,
+                    status=RunStatus.RUNNING.value,
+                    start_time=start,
+                    heartbeat=start,
+                    host=host,
+                    pid=pid,
+                    note="",
+                    artifact_uri=self.artifacts.run_uri(exp.id, run_id),
+                    deleted=False,
+                )
+            )
+            if tags:
+                conn.execute(
+                    t.tags.insert(),
+                    [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
+                )
+            conn.execute(
+                t.experiments.update()
+                .where(t.experiments.c.id == int(exp.id))
+                .values(last_activity=start)
+            )
+        return self._get_run(run_id)
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus | None = None,
+        end_time: int | None = None,
+        name: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {}
+        if status is not None:
+            values["status"] = RunStatus.parse(status).value
+            if status is RunStatus.RUNNING:
+                values["end_time"] = None
+                values["heartbeat"] = now_ms()
+        if end_time is not None:
+            values["end_time"] = end_time
+        if name is not None:
+            values["name"] = name
+        if note is not None:
+            values["note"] = note
+        if not values:
+            self.get_run(run_id)
+            return
+        with self._write() as conn:
+            result = conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(**values))
+            if result.rowcount == 0:
+                raise RunNotFound(f"no run with id {run_id!r}")
+
+    def heartbeat(self, run_ids: Sequence[str], now: int) -> None:
+        if not run_ids:
+            return
+        with self._write() as conn:
+            # A run declared CRASHED while its process was only asleep comes back
+            # (a reaped run's end time is its last heartbeat; a run ended on purpose
+            # has its own end time).
+            conn.execute(
+                t.runs.update()
+                .where(
+                    t.runs.c.id.in_(run_ids),
+                    t.runs.c.status == RunStatus.CRASHED.value,
+                    t.runs.c.end_time == t.runs.c.heartbeat,
+                )
+                .values(status=RunStatus.RUNNING.value, end_time=None)
+            )
+            conn.execute(t.runs.update().where(t.runs.c.id.in_(run_ids)).values(heartbeat=now))
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[MetricPoint] = (),
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        if not metrics and not params and not tags:
+            return
+        with self._write() as conn:
+            row = conn.execute(sa.select(t.runs.c.deleted).where(t.runs.c.id == run_id)).first()
+            if row is None:
+                raise RunNotFound(f"no run with id {run_id!r}")
+            if row.deleted:
+                raise RunNotFound(
+                    f"run {run_id} is deleted; restore it (`tane runs restore {run_id}`) "
+                    "before logging to it"
+                )
+            if params:
+                self._insert_params(conn, run_id, params)
+            if tags:
+                _upsert(
+                    conn,
+                    t.tags,
+                    [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
+                    ["run_id", "key"],
+                    ["value"],
+                )
+            if metrics:
+                self._insert_metrics(conn, run_id, metrics)
+
+    def _insert_params(self, conn: Connection, run_id: str, params: Mapping[str, str]) -> None:
+        existing = dict(
+            conn.execute(
+                sa.select(t.params.c.key, t.params.c.value).where(
+                    t.params.c.run_id == run_id, t.params.c.key.in_(list(params))
+                )
+            ).all()
+        )
+        for key, value in params.items():
+            old = existing.get(key)
+            if old is not None and old != value:
+                raise ParamConflict(
+                    f"param {key!r} of run {run_id} is already {old!r} and cannot become "
+                    f"{value!r}: params record what a run started with. Start a new run for "
+                    "the new value, or log a value that changes as a metric or tag"
+                )
+        new = [
+            {"run_id": run_id, "key": k, "value": v, "value_num": param_number(v)}
+            for k, v in params.items()
+            if k not in existing
+        ]
+        if new:
+            conn.execute(t.params.insert(), new)
+
+    def _insert_metrics(self, conn: Connection, run_id: str, points: Sequence[MetricPoint]) -> None:
+        latest: dict[str, MetricPoint] = {}
+        rows = []
+        for p in points:
+            rows.append(
+                (run_id, p.key, p.step, p.timestamp, None if math.isnan(p.value) else p.value)
+            )
+            cur = latest.get(p.key)
+            if cur is None or (p.step, p.timestamp) >= (cur.step, cur.timestamp):
+                latest[p.key] = p
+        # The driver's executemany with positional tuples skips SQLAlchemy's
+        # per-row dict handling: this is the hot path of every training loop.
+        conn.exec_driver_sql(_insert_metrics_sql(self.dialect), rows)
+        _upsert_latest(conn, run_id, list(latest.values()))
+        conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(heartbeat=now_ms()))
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self.get_run(run_id)
+        with self._write() as conn:
+            conn.execute(t.tags.delete().where(t.tags.c.run_id == run_id, t.tags.c.key == key))
+
+    def get_run(self, run_id: str) -> Run:
+        self._reap_crashed()
+        return self._get_run(run_id)
+
+    def _get_run(self, run_id: str) -> Run:
+        with self._read() as conn:
+            runs = self._load_runs(conn, self._run_select().where(t.runs.c.id == run_id))
+        if not runs:
+            raise RunNotFound(f"no run with id {run_id!r}; `tane runs ls` lists runs and their ids")
+        return runs[0]
+
+    def _run_select(self) -> sa.Select[Any]:
+        return sa.select(*t.runs.c, t.experiments.c.name.label("experiment_name")).join(
+            t.experiments, t.experiments.c.id == t.runs.c.experiment_id
+        )
+
+    def _load_runs(self, conn: Connection, stmt: sa.Select[Any]) -> list[Run]:
+        rows = conn.execute(stmt).all()
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        params: dict[str, dict[str, str]] = {i: {} for i in ids}
+        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+        metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
+        for chunk in _chunks(ids, 500):
+            for rid, key, value in conn.execute(
+                sa.select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(
+                    t.params.c.run_id.in_(chunk)
+                )
+            ):
+                params[rid][key] = value
+            for rid, key, value in conn.execute(
+                sa.select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value).where(
+                    t.tags.c.run_id.in_(chunk)
+                )
+            ):
+                tags[rid][key] = value
+            for rid, key, value in conn.execute(
+                sa.select(
+                    t.latest_metrics.c.run_id, t.latest_metrics.c.key, t.latest_metrics.c.value
+                ).where(t.latest_metrics.c.run_id.in_(chunk))
+            ):
+                metrics[rid][key] = math.nan if value is None else value
+        return [
+            Run(
+                id=r.id,
+                name=r.name,
+                experiment_id=str(r.experiment_id),
+                experiment=r.experiment_name,
+                status=RunStatus(r.status),
+                start_time=r.start_time,
+                end_time=r.end_time,
+                parent_id=r.parent_id,
+                params=params[r.id],
+                metrics=metrics[r.id],
+                tags=tags[r.id],
+                note=r.note or "",
+                artifact_uri=r.artifact_uri,
+                deleted=bool(r.deleted),
+                heartbeat=r.heartbeat,
+            )
+            for r in rows
+        ]
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str = "",
+        order_by: Sequence[str] = (),
+        max_results: int = 1000,
+        page_token: str | None = None,
+        view: RunView = "active",
+    ) -> RunPage:
+        from tane.tracking.query import parse_filter, parse_order_by
+        from tane.tracking.stores._sql_filter import apply_order, filter_clause
+
+        if max_results < 1:
+            raise InvalidInput(f"max_results must be at least 1, got {max_results}")
+        expr = parse_filter(filter_string or "")
+        keys = [parse_order_by(clause) for clause in order_by]
+        offset = _decode_token(page_token)
+        self._reap_crashed()
+        stmt = self._run_select()
+        if experiment_ids is not None:
+            ids = []
+            for exp in experiment_ids:
+                ids.append(int(self.get_experiment(exp).id))
+            stmt = stmt.where(t.runs.c.experiment_id.in_(ids))
+        if view == "active":
+            stmt = stmt.where(t.runs.c.deleted == sa.false())
+        elif view == "deleted":
+            stmt = stmt.where(t.runs.c.deleted == sa.true())
+        if expr is not None:
+            stmt = stmt.where(filter_clause(expr))
+        stmt = apply_order(stmt, keys).limit(max_results + 1).offset(offset)
+        with self._read() as conn:
+            runs = self._load_runs(conn, stmt)
+        token = None
+        if len(runs) > max_results:
+            runs = runs[:max_results]
+            token = _encode_token(offset + max_results)
+        return RunPage(runs, token)
+
+    def get_metric_history(
+        self,
+        run_id: str,
+        key: str,
+        min_step: int | None = None,
+        max_step: int | None = None,
+        max_points: int | None = None,
+    ) -> list[Metric]:
+        m = t.metrics
+        cond = [m.c.run_id == run_id, m.c.key == key]
+        if min_step is not None:
+            cond.append(m.c.step >= min_step)
+        if max_step is not None:
+            cond.append(m.c.step <= max_step)
+        with self._read() as conn:
+            if conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
+                raise RunNotFound(f"no run with id {run_id!r}")
+            if max_points is None:
+                rows = conn.execute(
+                    sa.select(m.c.step, m.c.timestamp, m.c.value)
+                    .where(*cond)
+                    .order_by(m.c.step, m.c.timestamp)
+                ).all()
+            else:
+                rows = _downsampled(conn, cond, max_points)
+        return [Metric(key, math.nan if v is None else v, s, ts) for s, ts, v in rows]
+
+    def delete_runs(self, run_ids: Sequence[str]) -> None:
+        self._set_deleted(run_ids, True)
+
+    def restore_runs(self, run_ids: Sequence[str]) -> None:
+        self._set_deleted(run_ids, False)
+
+    def _set_deleted(self, run_ids: Sequence[str], deleted: bool) -> None:
+        with self._write() as conn:
+            found = {
+                r[0]
+                for r in conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id.in_(list(run_ids))))
+            }
+            missing = [r for r in run_ids if r not in found]
+            if missing:
+                raise RunNotFound(f"no run with id {missing[0]!r}")
+            ids = _with_descendants(conn, list(found))
+            conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id.in_(ids))
+                .values(deleted=deleted, deleted_time=now_ms() if deleted else None)
+            )
+
+    def purge_runs(self, run_ids: Sequence[str] | None = None) -> PurgeReport:
+        with self._read() as conn:
+            stmt = sa.select(t.runs.c.id, t.runs.c.artifact_uri, t.runs.c.deleted)
+            if run_ids is not None:
+                stmt = stmt.where(t.runs.c.id.in_(list(run_ids)))
+            else:
+                stmt = stmt.where(t.runs.c.deleted == sa.true())
+            rows = conn.execute(stmt).all()
+        live = [r.id for r in rows if not r.deleted]
+        if live:
+            raise InvalidInput(
+                f"run {live[0]} is not deleted; delete it first (`tane runs rm {live[0]}`)"
+            )
+        freed = 0
+        purged: list[str] = []
+        for chunk in _chunks(rows, 200):
+            # Artifacts go first: if that fails the metadata still points at them.
+            for r in chunk:
+                freed += self.artifacts.delete_run(r.artifact_uri)
+            ids = [r.id for r in chunk]
+            with self._write() as conn:
+                for table in (t.metrics, t.latest_metrics, t.params, t.tags):
+                    conn.execute(table.delete().where(table.c.run_id.in_(ids)))
+                conn.execute(
+                    t.runs.update().where(t.runs.c.parent_id.in_(ids)).values(parent_id=None)
+                )
+                conn.execute(t.runs.delete().where(t.runs.c.id.in_(ids)))
+            purged.extend(ids)
+        if purged and self.is_sqlite:
+            freed += self._vacuum()
+        return PurgeReport(purged, freed)
+
+    def _vacuum(self) -> int:
+        path = sqlite_path(self.db_url)
+        if path is None:
+            return 0
+        before = _file_size(path) + _file_size(path + "-wal")
+        try:
+            with self._engine.connect() as conn:
+                conn.exec_driver_sql("VACUUM")
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sa.exc.OperationalError:
+            return 0  # busy: another process holds the database; space is reused anyway
+        after = _file_size(path) + _file_size(path + "-wal")
+        return max(0, before - after)
+
+    def _reap_crashed(self) -> None:
+        """Mark RUNNING runs whose owner is gone as CRASHED (at most every few seconds)."""
+        now = time.monotonic()
+        if now - self._last_reap < self.reap_interval:
+            return
+        self._last_reap = now
+        stale = now_ms() - heartbeat_timeout_ms()
+        r = t.runs
+        try:
+            with self._read() as conn:
+                rows = conn.execute(
+                    sa.select(r.c.id, r.c.heartbeat, r.c.host, r.c.pid).where(
+                        r.c.status == RunStatus.RUNNING.value
+                    )
+                ).all()
+            dead = [
+                (row.id, row.heartbeat)
+                for row in rows
+                if (row.heartbeat or 0) < stale
+                or (row.host == _HOST and row.pid is not None and not _pid_alive(row.pid))
+            ]
+            if not dead:
+                return
+            with self._write() as conn:
+                for run_id, beat in dead:
+                    conn.execute(
+                        r.update()
+                        .where(r.c.id == run_id, r.c.status == RunStatus.RUNNING.value)
+                        .values(status=RunStatus.CRASHED.value, end_time=beat)
+                    )
+        except StoreError:
+            return  # a read-only or busy store: report the stored status this time
+
+    # -- artifacts -------------------------------------------------------------
+
+    def _artifact_uri(self, run_id: str) -> str:
+        with self._read() as conn:
+            uri = conn.execute(
+                sa.select(t.runs.c.artifact_uri).where(t.runs.c.id == run_id)
+            ).scalar()
+        if uri is None:
+            raise RunNotFound(f"no run with id {run_id!r}")
+        return str(uri)
+
+    def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> str:
+        return self.artifacts.log_file(self._artifact_uri(run_id), local_path, artifact_path)
+
+    def log_artifact_bytes(
+        self, run_id: str, artifact_path: str, data: bytes, append: bool = False
+    ) -> None:
+        self.artifacts.write_bytes(self._artifact_uri(run_id), artifact_path, data, append)
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactInfo]:
+        return self.artifacts.list(self._artifact_uri(run_id), path)
+
+    def open_artifact(self, run_id: str, path: str) -> BinaryIO:
+        return self.artifacts.open(self._artifact_uri(run_id), path)
+
+    def download_artifacts(self, run_id: str, path: str, dst: str) -> str:
+        return self.artifacts.download(self._artifact_uri(run_id), path, dst)
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def normalize_db_url(url: str) -> str:
+    """Read ``postgresql://`` and ``postgres://`` as psycopg 3 URLs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def sqlite_path(url: str) -> str | None:
+    """Return the file of a ``sqlite:///`` URL, None for an in-memory database."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    rest = rest[1:] if rest.startswith("/") else rest
+    rest = rest.split("?", 1)[0]
+    if not rest or rest == ":memory:":
+        return None
+    return rest
+
+
+def default_artifact_root(db_url: str) -> str:
+    """The artifact root of a new store: a folder beside a SQLite file, else ./tane-artifacts."""
+    path = sqlite_path(db_url) if db_url.startswith("sqlite") else None
+    if path is not None:
+        return str(Path(path).resolve().parent / "artifacts")
+    env = os.environ.get("TANE_ARTIFACTS")
+    if env:
+        return env
+    return str(Path.cwd() / "tane-artifacts")
+
+
+def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+    """Apply Alembic migrations up to ``revision`` (under the caller's lock)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "tane.tracking.stores:migrations")
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+        conn.commit()
+
+
+def _check_experiment_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(f"experiment name {name!r} is empty: give it a name")
+    if len(name) > 500:
+        raise InvalidInput(f"experiment name has {len(name)} characters: use at most 500")
+    return name
+
+
+def _is_locked(exc: sa.exc.OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _decode_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise InvalidInput(
+            f"page token {token!r} is not one tane gave out: pass the token of the previous page"
+        ) from None
+    if not isinstance(offset, int) or offset < 0:
+        raise InvalidInput(f"page token {token!r} is not one tane gave out")
+    return offset
+
+
+def _insert_metrics_sql(dialect: str) -> str:
+    mark = "?" if dialect == "sqlite" else "%s"
+    return (
+        "INSERT INTO metrics (run_id, key, step, timestamp, value) "
+        f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})"
+    )
+
+
+def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    return pg_insert(table)
+
+
+def _upsert(
+    conn: Connection,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    keys: list[str],
+    update: list[str],
+) -> None:
+    stmt = _dialect_insert(conn, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: stmt.excluded[c] for c in update}
+    )
+    conn.execute(stmt, rows)
+
+
+def _upsert_latest(conn: Connection, run_id: str, points: list[MetricPoint]) -> None:
+    lm = t.latest_metrics
+    stmt = _dialect_insert(conn, lm)
+    ex = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["run_id", "key"],
+        set_={"step": ex.step, "timestamp": ex.timestamp, "value": ex.value},
+        where=(ex.step > lm.c.step) | ((ex.step == lm.c.step) & (ex.timestamp >= lm.c.timestamp)),
+    )
+    conn.execute(
+        stmt,
+        [
+            {
+                "run_id": run_id,
+                "key": p.key,
+                "step": p.step,
+                "timestamp": p.timestamp,
+                "value": None if math.isnan(p.value) else p.value,
+            }
+            for p in points
+        ],
+    )
+
+
+def _with_descendants(conn: Connection, ids: list[str]) -> list[str]:
+    seen = set(ids)
+    frontier = list(ids)
+    while frontier:
+        children = []
+        for chunk in _chunks(frontier, 500):
+            children += [
+                r[0]
+                for r in conn.execute(
+                    sa.select(t.runs.c.id).where(t.runs.c.parent_id.in_(list(chunk)))
+                )
+                if r[0] not in seen
+            ]
+        seen.update(children)
+        frontier = children
+    return list(seen)
+
+
+def _downsampled(
+    conn: Connection, cond: list[sa.ColumnElement[bool]], max_points: int
+) -> list[tuple[int, int, float | None]]:
+    """At most ``max_points`` points: per step bucket the first, the lowest and the highest.
+
+    The work happens in the database (window functions in SQLite >= 3.25 and
+    PostgreSQL), so a million-point series never crosses into Python whole.
+    """
+    if max_points < 1:
+        raise InvalidInput(f"max_points must be at least 1, got {max_points}")
+    m = t.metrics
+    bounds = conn.execute(
+        sa.select(sa.func.count(), sa.func.min(m.c.step), sa.func.max(m.c.step)).where(*cond)
+    ).one()
+    count, lo, hi = bounds
+    if count == 0:
+        return []
+    if count <= max_points:
+        return [
+            tuple(r)
+            for r in conn.execute(  # type: ignore[misc]
+                sa.select(m.c.step, m.c.timestamp, m.c.value)
+                .where(*cond)
+                .order_by(m.c.step, m.c.timestamp)
+            )
+        ]
+    buckets = max(1, max_points // 3)
+    span = (hi - lo) + 1
+    bucket = ((m.c.step - lo) * buckets) // span
+    value_or_low = sa.func.coalesce(m.c.value, float("-inf"))
+    inner = (
+        sa.select(
+            m.c.step,
+            m.c.timestamp,
+            m.c.value,
+            sa.func.row_number()
+            .over(partition_by=bucket, order_by=(m.c.step, m.c.timestamp))
+            .label("r_first"),
+            sa.func.row_number()
+            .over(partition_by=bucket, order_by=(value_or_low, m.c.step))
+            .label("r_min"),
+            sa.func.row_number()
+            .over(partition_by=bucket, order_by=(value_or_low.desc(), m.c.step))
+            .label("r_max"),
+        )
+        .where(*cond)
+        .subquery()
+    )
+    rows = conn.execute(
+        sa.select(inner.c.step, inner.c.timestamp, inner.c.value)
+        .where((inner.c.r_first == 1) | (inner.c.r_min == 1) | (inner.c.r_max == 1))
+        .order_by(inner.c.step, inner.c.timestamp)
+    ).all()
+    return [tuple(r) for r in rows][:max_points]  # type: ignore[misc]

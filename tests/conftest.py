@@ -1,0 +1,82 @@
+"""Shared fixtures: fresh stores on SQLite and on the PostgreSQL that scripts/test starts."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tane.tracking.stores import clear_cache
+
+POSTGRES_URL = os.environ.get("TANE_TEST_POSTGRES", "")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test reads the developer's store, experiment or capture settings."""
+    for var in ("TANE_STORE", "TANE_EXPERIMENT", "TANE_CAPTURE", "TANE_NO_CAPTURE",
+                "TANE_ARTIFACTS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("TANE_STORE", str(tmp_path / "default-store"))
+    yield
+    from tane.tracking import fluent
+
+    for run in list(fluent._state.stack):
+        run.end()
+    clear_cache()
+
+
+def _admin_url(url: str) -> str:
+    return url.rsplit("/", 1)[0] + "/postgres"
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A PostgreSQL database with tane's schema, copied for each test."""
+    if not POSTGRES_URL:
+        if os.environ.get("TANE_REQUIRE_POSTGRES"):
+            pytest.fail("TANE_TEST_POSTGRES is not set; scripts/test starts PostgreSQL")
+        pytest.skip("PostgreSQL tests need TANE_TEST_POSTGRES (scripts/test sets it)")
+    import sqlalchemy as sa
+
+    from tane.tracking.stores.sql import SqlStore, normalize_db_url
+
+    admin = sa.create_engine(normalize_db_url(_admin_url(POSTGRES_URL)),
+                             isolation_level="AUTOCOMMIT")
+    name = f"tane_tpl_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    SqlStore(url, "/tmp/unused").close()
+    yield name
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_template: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh database with tane's schema, its artifact root in tmp_path."""
+    import sqlalchemy as sa
+
+    from tane.tracking.stores.sql import normalize_db_url
+
+    admin = sa.create_engine(normalize_db_url(_admin_url(POSTGRES_URL)),
+                             isolation_level="AUTOCOMMIT")
+    name = f"tane_t_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
+    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    engine = sa.create_engine(normalize_db_url(url))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE store_info SET value = %s WHERE key = 'artifact_root'",
+                             (str(tmp_path / "pg-artifacts"),))
+    engine.dispose()
+    yield url
+    clear_cache()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
