@@ -237,7 +237,9 @@ def start_run(
     from tane.tracking.context import CaptureSettings
 
     settings = CaptureSettings.from_value(capture)
-    resolved = _resolve_store(store)
+    top = _state.stack[-1] if _state.stack else None
+    # A run started inside another goes to the same store unless told otherwise.
+    resolved = top.store if store is None and top is not None else _resolve_store(store)
     tag_values = normalize_mapping(tags, "tag key")
     with _state.lock:
         _install_hooks()

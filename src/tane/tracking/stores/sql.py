@@ -83,7 +83,11 @@ class SqlStore:
         self.reap_interval = 5.0
         self._lock = threading.Lock()
         auto_upgrade = self.is_sqlite if upgrade is None else upgrade
-        root = self._ensure_schema(artifact_root, auto_upgrade)
+        try:
+            root = self._ensure_schema(artifact_root, auto_upgrade)
+        except BaseException:
+            self._engine.dispose()
+            raise
         self.artifact_root = root
         self.artifacts = ArtifactRepository(root)
 
@@ -241,6 +245,7 @@ class SqlStore:
         root = artifact_root or default_artifact_root(self.db_url)
         if "://" not in root:
             root = str(Path(root).expanduser().resolve())
+            Path(root).mkdir(parents=True, exist_ok=True)
         now = now_ms()
         with self._write() as conn:
             exists = conn.execute(

@@ -1,0 +1,239 @@
+"""Runs recorded by real processes: crashes, signals, exit, many writers at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import tane
+from tane.tracking.entities import RunStatus
+
+pytestmark = pytest.mark.slow
+
+FLUSH_INTERVAL = 0.3
+
+
+def _env(store: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"TANE_STORE": str(store), "TANE_FLUSH_INTERVAL": str(FLUSH_INTERVAL),
+                "PYTHONUNBUFFERED": "1", **extra})
+    return env
+
+
+def _script(tmp_path: Path, body: str, name: str = "job.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def _start(script: Path, store: Path, **extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, str(script)], env=_env(store, **extra),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 60) -> str:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith(prefix):
+            return line.strip()
+        if not line and proc.poll() is not None:
+            break
+    raise AssertionError(f"no {prefix!r} line; stderr: {proc.stderr.read() if proc.stderr else ''}")
+
+
+LOGGING_LOOP = """
+import sys, time, tane
+run = tane.start_run(experiment="procs", name="looper")
+print("RUN", run.id, flush=True)
+i = 0
+while True:
+    tane.log_metric("x", float(i), step=i)
+    i += 1
+    if i % 50 == 0:
+        print("LOGGED", i, flush=True)
+    time.sleep(0.001)
+"""
+
+
+def test_sigkill_loses_at_most_the_last_interval_and_shows_crashed(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    proc = _start(_script(tmp_path, LOGGING_LOOP), store, TANE_CAPTURE="none")
+    run_id = _wait_for_line(proc, "RUN").split()[1]
+    last = 0
+    started = time.monotonic()
+    while time.monotonic() - started < 2.0:
+        last = int(_wait_for_line(proc, "LOGGED").split()[1])
+    elapsed = time.monotonic() - started
+    proc.kill()
+    proc.communicate(timeout=60)
+    rate = last / max(elapsed, 0.1)  # points per second the loop achieved
+    client = tane.Client(str(store))
+    stored = len(client.get_metric_history(run_id, "x"))
+    lost = last - stored
+    # At most one flush interval of points (plus scheduling slack) is lost.
+    assert lost <= rate * (FLUSH_INTERVAL + 0.5) + 50, (last, stored, rate)
+    assert stored > 0
+    run = client.get_run(run_id)
+    assert run.status is RunStatus.CRASHED
+
+
+def test_sigterm_flushes_everything_and_marks_killed(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    proc = _start(_script(tmp_path, LOGGING_LOOP), store)
+    run_id = _wait_for_line(proc, "RUN").split()[1]
+    for _ in range(5):
+        last = int(_wait_for_line(proc, "LOGGED").split()[1])
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGTERM, err
+    client = tane.Client(str(store))
+    stored = len(client.get_metric_history(run_id, "x"))
+    assert last <= stored <= last + 50
+    run = client.get_run(run_id)
+    assert run.status is RunStatus.KILLED
+    assert run.tags["tane.error"] == "terminated by SIGTERM"
+
+
+def test_sigint_marks_killed(tmp_path: Path) -> None:
+    body = """
+    import time, tane
+    with tane.start_run(experiment="procs") as run:
+        print("RUN", run.id, flush=True)
+        while True:
+            tane.log_metric("x", 1.0)
+            time.sleep(0.01)
+    """
+    store = tmp_path / "store"
+    proc = _start(_script(tmp_path, body), store, TANE_CAPTURE="none")
+    run_id = _wait_for_line(proc, "RUN").split()[1]
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    run = tane.Client(str(store)).get_run(run_id)
+    assert run.status is RunStatus.KILLED
+    assert run.metrics["x"] == 1.0
+
+
+def test_uncaught_exception_without_with_marks_failed(tmp_path: Path) -> None:
+    body = """
+    import tane
+    run = tane.start_run(experiment="procs")
+    print("RUN", run.id, flush=True)
+    tane.log_metric("before", 1.0)
+    raise RuntimeError("boom in training")
+    """
+    store = tmp_path / "store"
+    proc = _start(_script(tmp_path, body), store, TANE_CAPTURE="none")
+    run_id = _wait_for_line(proc, "RUN").split()[1]
+    proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    run = tane.Client(str(store)).get_run(run_id)
+    assert run.status is RunStatus.FAILED
+    assert run.tags["tane.error"] == "RuntimeError: boom in training"
+    assert run.metrics == {"before": 1.0}
+
+
+def test_normal_exit_without_end_run_finishes(tmp_path: Path) -> None:
+    body = """
+    import tane
+    run = tane.start_run(experiment="procs")
+    print("RUN", run.id, flush=True)
+    for i in range(5000):
+        tane.log_metric("x", float(i))
+    """
+    store = tmp_path / "store"
+    proc = _start(_script(tmp_path, body), store, TANE_CAPTURE="none")
+    run_id = _wait_for_line(proc, "RUN").split()[1]
+    proc.communicate(timeout=60)
+    client = tane.Client(str(store))
+    assert client.get_run(run_id).status is RunStatus.FINISHED
+    assert len(client.get_metric_history(run_id, "x")) == 5000
+
+
+def test_context_is_captured(tmp_path: Path) -> None:
+    body = """
+    import logging, sys, time, tane
+    logging.basicConfig(level=logging.INFO)
+    with tane.start_run(experiment="ctx") as run:
+        print("RUN", run.id, flush=True)
+        time.sleep(1.0)  # long enough for the system metrics sampler to report
+        print("hello from stdout")
+        print("oops on stderr", file=sys.stderr)
+        logging.getLogger("train").info("epoch 1 done")
+    with tane.start_run(experiment="ctx", parent_id=run.id) as child:
+        print("CHILD", child.id, flush=True)
+    """
+    store = tmp_path / "store"
+    proc = _start(_script(tmp_path, body), store, TANE_SYSTEM_METRICS_INTERVAL="0.2")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    run_id = next(line.split()[1] for line in out.splitlines() if line.startswith("RUN"))
+    child_id = next(line.split()[1] for line in out.splitlines() if line.startswith("CHILD"))
+    client = tane.Client(str(store))
+    run = client.get_run(run_id)
+    assert run.tags["tane.command"].endswith("job.py")
+    assert run.tags["tane.python"] == ".".join(map(str, sys.version_info[:3]))
+    assert "tane.host" in run.tags
+    assert any(k.startswith("system/") for k in run.metrics)
+    log_text = client.read_artifact(run_id, "logs/output.log").decode()
+    assert "hello from stdout" in log_text
+    assert "oops on stderr" in log_text
+    assert log_text.count("epoch 1 done") == 1
+    # The packages list arrives from a background thread; give it a moment.
+    deadline = time.monotonic() + 10
+    names: list[str] = []
+    while time.monotonic() < deadline:
+        names = [a.path for a in client.list_artifacts(run_id)]
+        if "requirements.txt" in names:
+            break
+        time.sleep(0.1)
+    assert "requirements.txt" in names
+    assert b"tane==" in client.read_artifact(run_id, "requirements.txt")
+    child = client.get_run(child_id)
+    # A child with a parent reuses the parent's context instead of capturing again.
+    assert child.tags.get("tane.parent_context") == run_id
+    assert "tane.python" not in child.tags
+    assert client.list_artifacts(child_id) == []
+
+
+WRITER = """
+import sys, tane
+worker = int(sys.argv[1])
+with tane.start_run(experiment="many", name=f"w{worker}") as run:
+    tane.log_params({"worker": worker})
+    for step in range(2000):
+        tane.log_metric("loss", 1.0 / (step + 1), step=step)
+        tane.log_metric("acc", step / 2000, step=step)
+    print("DONE", run.id, flush=True)
+"""
+
+
+def test_eight_processes_on_a_brand_new_store(tmp_path: Path) -> None:
+    store = tmp_path / "fresh-store"  # does not exist yet: all eight race to create it
+    script = _script(tmp_path, WRITER)
+    env = _env(store, TANE_CAPTURE="none", TANE_FLUSH_INTERVAL="0.05")
+    procs = [subprocess.Popen([sys.executable, str(script), str(w)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for w in range(8)]
+    outputs = [p.communicate(timeout=240) for p in procs]
+    for proc, (_, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err
+        assert "locked" not in err
+    client = tane.Client(str(store))
+    runs = client.search_runs("", experiment="many")
+    assert len(runs) == 8
+    total = 0
+    for run in runs:
+        assert run.status is RunStatus.FINISHED
+        for key in ("loss", "acc"):
+            total += len(client.get_metric_history(run.id, key))
+    assert total == 8 * 2 * 2000

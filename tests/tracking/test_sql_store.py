@@ -1,0 +1,137 @@
+"""What only a SQL store has: opening, schema versions, bad databases, URIs."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tane.errors import SchemaVersionError, StoreError
+from tane.tracking.entities import RunStatus
+from tane.tracking.stores import _schema, open_store
+from tane.tracking.stores.base import MetricPoint
+from tane.tracking.stores.sql import SqlStore
+
+
+def test_schema_revision_is_the_migration_head() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "tane.tracking.stores:migrations")
+    heads = ScriptDirectory.from_config(cfg).get_heads()
+    assert heads == [_schema.SCHEMA_REVISION]
+    assert _schema.SCHEMA_REVISION in _schema.KNOWN_REVISIONS
+
+
+def test_migrated_schema_matches_the_table_definitions(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'a.db'}")
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    inspector = sa.inspect(engine)
+    for table in _schema.metadata.sorted_tables:
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        assert columns == {c.name for c in table.columns}, table.name
+        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        assert {i.name for i in table.indexes} <= indexes, table.name
+    engine.dispose()
+    store.close()
+
+
+def test_folder_store_layout(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "proj" / ".tane"))
+    assert (tmp_path / "proj" / ".tane" / "tane.db").is_file()
+    assert store.artifact_root == str(tmp_path / "proj" / ".tane" / "artifacts")
+    con = sqlite3.connect(tmp_path / "proj" / ".tane" / "tane.db")
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.close()
+
+
+def test_sqlite_uri_puts_artifacts_beside_the_file(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'db' / 'runs.db'}")
+    assert store.artifact_root == str(tmp_path / "db" / "artifacts")
+
+
+def test_artifact_root_is_recorded_at_creation(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    SqlStore(url, str(tmp_path / "elsewhere")).close()
+    # Opened later without saying where: the recorded root is used.
+    reopened = SqlStore(url)
+    assert reopened.artifact_root == str(tmp_path / "elsewhere")
+    reopened.close()
+
+
+def test_store_path_that_is_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "file.txt"
+    target.write_text("x")
+    with pytest.raises(StoreError, match="is a file, not a folder"):
+        open_store(str(target))
+
+
+@pytest.mark.parametrize("uri", ["ftp://host/x", "mysql://u@h/db"])
+def test_unknown_scheme(uri: str) -> None:
+    with pytest.raises(StoreError, match="unknown scheme"):
+        open_store(uri)
+
+
+def test_http_store_not_yet(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="not supported by this version"):
+        open_store("http://127.0.0.1:9/")
+
+
+def test_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    store = SqlStore(f"sqlite:///{db}")
+    run = store.create_run("0", "precious")
+    store.close()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE alembic_version SET version_num = '9999'")
+    con.commit()
+    con.close()
+    with pytest.raises(SchemaVersionError, match="newer tane.*pip install -U tane"):
+        SqlStore(f"sqlite:///{db}")
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT name FROM runs WHERE id = ?", (run.id,)).fetchone() == (
+        "precious",)
+    assert con.execute("SELECT version_num FROM alembic_version").fetchone() == ("9999",)
+    con.close()
+
+
+def test_corrupt_database_file(tmp_path: Path) -> None:
+    folder = tmp_path / "store"
+    folder.mkdir()
+    (folder / "tane.db").write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StoreError, match="corrupt or not a tane store.*move the file away"):
+        open_store(str(folder))
+    assert (folder / "tane.db").read_bytes().startswith(b"this is not sqlite")
+
+
+def test_unreachable_postgres_is_a_clear_error() -> None:
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="cannot reach the store database.*127.0.0.1:9") as info:
+        SqlStore("postgresql://someone:secret-pw@127.0.0.1:9/nothing?connect_timeout=3")
+    assert "secret-pw" not in str(info.value)
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.postgres
+def test_postgres_uri_forms(postgres_url: str) -> None:
+    assert postgres_url.startswith("postgresql://")
+    store = SqlStore(postgres_url)
+    assert store.db_url.startswith("postgresql+psycopg://")
+    run = store.create_run("0", "r")
+    store.log_batch(run.id, [MetricPoint("x", float("nan"), 0, 1)])
+    assert store.get_run(run.id).status is RunStatus.RUNNING
+    store.close()
+
+
+@pytest.mark.postgres
+def test_postgres_unknown_revision_is_refused(postgres_url: str) -> None:
+    engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
+    engine.dispose()
+    with pytest.raises(SchemaVersionError):
+        SqlStore(postgres_url)
