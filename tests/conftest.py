@@ -17,8 +17,13 @@ POSTGRES_URL = os.environ.get("TANE_TEST_POSTGRES", "")
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No test reads the developer's store, experiment or capture settings."""
-    for var in ("TANE_STORE", "TANE_EXPERIMENT", "TANE_CAPTURE", "TANE_NO_CAPTURE",
-                "TANE_ARTIFACTS"):
+    for var in (
+        "TANE_STORE",
+        "TANE_EXPERIMENT",
+        "TANE_CAPTURE",
+        "TANE_NO_CAPTURE",
+        "TANE_ARTIFACTS",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("TANE_STORE", str(tmp_path / "default-store"))
     yield
@@ -44,8 +49,9 @@ def postgres_template() -> Iterator[str]:
 
     from tane.tracking.stores.sql import SqlStore, normalize_db_url
 
-    admin = sa.create_engine(normalize_db_url(_admin_url(POSTGRES_URL)),
-                             isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        normalize_db_url(_admin_url(POSTGRES_URL)), isolation_level="AUTOCOMMIT"
+    )
     name = f"tane_tpl_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -64,16 +70,19 @@ def postgres_url(postgres_template: str, tmp_path: Path) -> Iterator[str]:
 
     from tane.tracking.stores.sql import normalize_db_url
 
-    admin = sa.create_engine(normalize_db_url(_admin_url(POSTGRES_URL)),
-                             isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        normalize_db_url(_admin_url(POSTGRES_URL)), isolation_level="AUTOCOMMIT"
+    )
     name = f"tane_t_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
     url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
     engine = sa.create_engine(normalize_db_url(url))
     with engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE store_info SET value = %s WHERE key = 'artifact_root'",
-                             (str(tmp_path / "pg-artifacts"),))
+        conn.exec_driver_sql(
+            "UPDATE store_info SET value = %s WHERE key = 'artifact_root'",
+            (str(tmp_path / "pg-artifacts"),),
+        )
     engine.dispose()
     yield url
     clear_cache()

@@ -21,8 +21,9 @@ def store(tmp_path: Path) -> str:
 def test_issue_example_end_to_end(store: str, tmp_path: Path) -> None:
     model = tmp_path / "model.pkl"
     model.write_bytes(b"model")
-    with tane.start_run(experiment="iris", name="lgbm-baseline", tags={"team": "ml"},
-                        store=store, capture=False) as run:
+    with tane.start_run(
+        experiment="iris", name="lgbm-baseline", tags={"team": "ml"}, store=store, capture=False
+    ) as run:
         tane.log_params({"learning_rate": 0.05, "n_estimators": 500, "model": "lgbm"})
         for step in range(1000):
             tane.log_metric("loss", 1.0 / (step + 1), step=step)
@@ -37,8 +38,9 @@ def test_issue_example_end_to_end(store: str, tmp_path: Path) -> None:
     assert got.params == {"learning_rate": "0.05", "n_estimators": "500", "model": "lgbm"}
     assert got.metrics["loss"] == 1.0 / 1000
     assert len(client.get_metric_history(run.id, "loss")) == 1000
-    runs = client.search_runs("metrics.acc > 0.9 and params.model = 'lgbm'",
-                              order_by=["metrics.acc DESC"], as_pandas=True)
+    runs = client.search_runs(
+        "metrics.acc > 0.9 and params.model = 'lgbm'", order_by=["metrics.acc DESC"], as_pandas=True
+    )
     assert list(runs["run_id"]) == [run.id]
     assert runs.loc[0, "params.learning_rate"] == "0.05"
     assert runs.loc[0, "metrics.acc"] == 0.93
@@ -52,8 +54,13 @@ def test_steps_default_to_the_next_step(store: str) -> None:
         tane.log_metric("loss", 0.5, step=10)
         tane.log_metric("loss", 0.25)
     history = tane.Client(store).get_metric_history(run.id, "loss")
-    assert [(m.step, m.value) for m in history] == [(0, 3.0), (1, 2.0), (2, 1.0), (10, 0.5),
-                                                    (11, 0.25)]
+    assert [(m.step, m.value) for m in history] == [
+        (0, 3.0),
+        (1, 2.0),
+        (2, 1.0),
+        (10, 0.5),
+        (11, 0.25),
+    ]
 
 
 def test_values_that_are_numbers_but_not_floats(store: str) -> None:
@@ -229,7 +236,8 @@ def test_log_artifacts_of_a_folder(store: str, tmp_path: Path) -> None:
 
 
 def test_default_store_and_experiment_from_environment(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TANE_STORE", str(tmp_path / "env-store"))
     monkeypatch.setenv("TANE_EXPERIMENT", "from-env")
     with tane.start_run(capture=False) as run:
@@ -251,7 +259,8 @@ def test_project_file_sets_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_default_store_is_dot_tane_in_project_root(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("TANE_STORE")
     (tmp_path / "tane.yaml").write_text("name: proj\n")
     (tmp_path / "sub").mkdir()

@@ -22,8 +22,14 @@ FLUSH_INTERVAL = 0.3
 
 def _env(store: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"TANE_STORE": str(store), "TANE_FLUSH_INTERVAL": str(FLUSH_INTERVAL),
-                "PYTHONUNBUFFERED": "1", **extra})
+    env.update(
+        {
+            "TANE_STORE": str(store),
+            "TANE_FLUSH_INTERVAL": str(FLUSH_INTERVAL),
+            "PYTHONUNBUFFERED": "1",
+            **extra,
+        }
+    )
     return env
 
 
@@ -34,8 +40,13 @@ def _script(tmp_path: Path, body: str, name: str = "job.py") -> Path:
 
 
 def _start(script: Path, store: Path, **extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(script)], env=_env(store, **extra),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(script)],
+        env=_env(store, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 60) -> str:
@@ -221,11 +232,18 @@ def test_eight_processes_on_a_brand_new_store(tmp_path: Path) -> None:
     store = tmp_path / "fresh-store"  # does not exist yet: all eight race to create it
     script = _script(tmp_path, WRITER)
     env = _env(store, TANE_CAPTURE="none", TANE_FLUSH_INTERVAL="0.05")
-    procs = [subprocess.Popen([sys.executable, str(script), str(w)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for w in range(8)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(w)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(8)
+    ]
     outputs = [p.communicate(timeout=240) for p in procs]
-    for proc, (_, err) in zip(procs, outputs):
+    for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
         assert "locked" not in err
     client = tane.Client(str(store))

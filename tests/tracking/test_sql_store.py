@@ -93,8 +93,7 @@ def test_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
     with pytest.raises(SchemaVersionError, match="newer tane.*pip install -U tane"):
         SqlStore(f"sqlite:///{db}")
     con = sqlite3.connect(db)
-    assert con.execute("SELECT name FROM runs WHERE id = ?", (run.id,)).fetchone() == (
-        "precious",)
+    assert con.execute("SELECT name FROM runs WHERE id = ?", (run.id,)).fetchone() == ("precious",)
     assert con.execute("SELECT version_num FROM alembic_version").fetchone() == ("9999",)
     con.close()
 

@@ -273,12 +273,12 @@ def runs_to_frame(runs: Sequence[Run]) -> Any:
             "end_time": run.end_time,
             "parent_id": run.parent_id,
         }
-        for k, v in run.metrics.items():
-            row["metrics." + k] = v
-        for k, v in run.params.items():
-            row["params." + k] = v
-        for k, v in run.tags.items():
-            row["tags." + k] = v
+        for key, number in run.metrics.items():
+            row["metrics." + key] = number
+        for key, text in run.params.items():
+            row["params." + key] = text
+        for key, text in run.tags.items():
+            row["tags." + key] = text
         records.append(row)
     frame = pd.DataFrame.from_records(records)
     if not records:

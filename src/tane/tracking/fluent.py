@@ -150,7 +150,7 @@ class ActiveRun:
 def _check_step(key: str, step: object) -> int:
     if isinstance(step, bool) or not hasattr(step, "__index__"):
         raise InvalidInput(f"metric {key!r}: step {step!r} is not an integer")
-    return int(step)  # type: ignore[call-overload, no-any-return]
+    return int(step)
 
 
 def _status_for(exc: BaseException, tb: TracebackType | None) -> tuple[RunStatus, str | None]:
@@ -564,17 +564,103 @@ os.register_at_fork(after_in_child=_after_fork)
 
 # -- names -------------------------------------------------------------------
 
-_ADJECTIVES = (
-    "amber bold brisk calm clever crisp daring deft eager fair fierce gentle glad grand "
-    "hardy honest jolly keen kind lively lucid merry mighty nimble noble plucky proud quick "
-    "quiet rapid sharp shy silent sleek smart snug solid spry steady stoic sunny swift tidy "
-    "vivid warm wise witty zesty"
-).split()
-_NOUNS = (
-    "acorn alder aspen birch bloom bud cedar clover cone cypress elm fern fig ginkgo grove "
-    "hazel ivy juniper kelp larch laurel leaf lichen lotus maple moss oak olive orchid palm "
-    "pine plum poplar reed root rowan sage seed sequoia shoot spruce sprout thorn willow yew"
-).split()
+_ADJECTIVES = [
+    "amber",
+    "bold",
+    "brisk",
+    "calm",
+    "clever",
+    "crisp",
+    "daring",
+    "deft",
+    "eager",
+    "fair",
+    "fierce",
+    "gentle",
+    "glad",
+    "grand",
+    "hardy",
+    "honest",
+    "jolly",
+    "keen",
+    "kind",
+    "lively",
+    "lucid",
+    "merry",
+    "mighty",
+    "nimble",
+    "noble",
+    "plucky",
+    "proud",
+    "quick",
+    "quiet",
+    "rapid",
+    "sharp",
+    "shy",
+    "silent",
+    "sleek",
+    "smart",
+    "snug",
+    "solid",
+    "spry",
+    "steady",
+    "stoic",
+    "sunny",
+    "swift",
+    "tidy",
+    "vivid",
+    "warm",
+    "wise",
+    "witty",
+    "zesty",
+]
+_NOUNS = [
+    "acorn",
+    "alder",
+    "aspen",
+    "birch",
+    "bloom",
+    "bud",
+    "cedar",
+    "clover",
+    "cone",
+    "cypress",
+    "elm",
+    "fern",
+    "fig",
+    "ginkgo",
+    "grove",
+    "hazel",
+    "ivy",
+    "juniper",
+    "kelp",
+    "larch",
+    "laurel",
+    "leaf",
+    "lichen",
+    "lotus",
+    "maple",
+    "moss",
+    "oak",
+    "olive",
+    "orchid",
+    "palm",
+    "pine",
+    "plum",
+    "poplar",
+    "reed",
+    "root",
+    "rowan",
+    "sage",
+    "seed",
+    "sequoia",
+    "shoot",
+    "spruce",
+    "sprout",
+    "thorn",
+    "willow",
+    "yew",
+]
 
 
 def _generate_name() -> str:

@@ -35,7 +35,6 @@ from tane.errors import (
 )
 from tane.tracking.artifacts import ArtifactRepository
 from tane.tracking.entities import (
-    DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     ArtifactInfo,
     Experiment,
@@ -132,8 +131,8 @@ class SqlStore:
         """A write transaction; retried as a whole while the database is locked."""
         for attempt in range(_LOCK_RETRIES):
             try:
-                with self._engine.connect() as conn:
-                    conn = conn.execution_options(tane_write=True)
+                with self._engine.connect() as raw:
+                    conn = raw.execution_options(tane_write=True)
                     with conn.begin():
                         yield conn
                 return
@@ -660,6 +659,7 @@ class SqlStore:
         with self._read() as conn:
             if conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
                 raise RunNotFound(f"no run with id {run_id!r}")
+            rows: Sequence[Any]
             if max_points is None:
                 rows = conn.execute(
                     sa.select(m.c.step, m.c.timestamp, m.c.value)
@@ -992,7 +992,7 @@ def _downsampled(
     if count <= max_points:
         return [
             tuple(r)
-            for r in conn.execute(  # type: ignore[misc]
+            for r in conn.execute(
                 sa.select(m.c.step, m.c.timestamp, m.c.value)
                 .where(*cond)
                 .order_by(m.c.step, m.c.timestamp)
@@ -1025,4 +1025,4 @@ def _downsampled(
         .where((inner.c.r_first == 1) | (inner.c.r_min == 1) | (inner.c.r_max == 1))
         .order_by(inner.c.step, inner.c.timestamp)
     ).all()
-    return [tuple(r) for r in rows][:max_points]  # type: ignore[misc]
+    return [tuple(r) for r in rows][:max_points]
