@@ -76,7 +76,39 @@ _LAZY = {
     "NoActiveRun": "tane.errors",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [
+    "ActiveRun",
+    "Client",
+    "Experiment",
+    "ExperimentNotFound",
+    "InvalidFilter",
+    "InvalidInput",
+    "Metric",
+    "NoActiveRun",
+    "ParamConflict",
+    "Run",
+    "RunNotFound",
+    "RunStatus",
+    "StoreError",
+    "TaneError",
+    "__version__",
+    "active_run",
+    "end_run",
+    "flush",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "set_note",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -52,8 +52,9 @@ def _read_settings(path: Path) -> dict[str, Any]:
     return data
 
 
-def resolve_store_uri(explicit: str | None = None,
-                      start: str | os.PathLike[str] | None = None) -> str:
+def resolve_store_uri(
+    explicit: str | None = None, start: str | os.PathLike[str] | None = None
+) -> str:
     """Return the store URI to use: ``explicit``, else TANE_STORE, else the project's.
 
     The project's is the ``store:`` setting of ``tane.yaml`` (a relative folder is

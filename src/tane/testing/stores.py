@@ -115,8 +115,13 @@ class StoreConformance:
 
     def test_update_run(self, store: Store) -> None:
         run = store.create_run("0", "r")
-        store.update_run(run.id, status=RunStatus.FAILED, end_time=run.start_time + 5000,
-                         name="renamed", note="# Notes\nIt *failed*.")
+        store.update_run(
+            run.id,
+            status=RunStatus.FAILED,
+            end_time=run.start_time + 5000,
+            name="renamed",
+            note="# Notes\nIt *failed*.",
+        )
         got = store.get_run(run.id)
         assert got.status is RunStatus.FAILED
         assert got.end_time == run.start_time + 5000
@@ -134,8 +139,12 @@ class StoreConformance:
 
     def test_log_batch(self, store: Store) -> None:
         run = store.create_run("0", "r")
-        store.log_batch(run.id, _points("loss", [3.0, 2.0, 1.0]),
-                        {"lr": "0.05", "model": "lgbm"}, {"stage": "dev"})
+        store.log_batch(
+            run.id,
+            _points("loss", [3.0, 2.0, 1.0]),
+            {"lr": "0.05", "model": "lgbm"},
+            {"stage": "dev"},
+        )
         got = store.get_run(run.id)
         assert got.params == {"lr": "0.05", "model": "lgbm"}
         assert got.tags == {"stage": "dev"}
@@ -146,8 +155,9 @@ class StoreConformance:
         store.log_batch(run.id, params={"lr": "0.1"})
         store.log_batch(run.id, params={"lr": "0.1"})  # the same value is fine
         with pytest.raises(ParamConflict, match="lr"):
-            store.log_batch(run.id, _points("m", [1.0]), params={"lr": "0.2", "new": "x"},
-                            tags={"t": "v"})
+            store.log_batch(
+                run.id, _points("m", [1.0]), params={"lr": "0.2", "new": "x"}, tags={"t": "v"}
+            )
         got = store.get_run(run.id)
         # Nothing of the refused batch was stored.
         assert got.params == {"lr": "0.1"}
@@ -162,8 +172,7 @@ class StoreConformance:
 
     def test_latest_metric_is_highest_step(self, store: Store) -> None:
         run = store.create_run("0", "r")
-        store.log_batch(run.id, [MetricPoint("acc", 0.9, 10, 100),
-                                 MetricPoint("acc", 0.5, 3, 200)])
+        store.log_batch(run.id, [MetricPoint("acc", 0.9, 10, 100), MetricPoint("acc", 0.5, 3, 200)])
         assert store.get_run(run.id).metrics["acc"] == 0.9
         # A later batch at a lower step does not change it...
         store.log_batch(run.id, [MetricPoint("acc", 0.1, 5, 300)])
@@ -176,11 +185,16 @@ class StoreConformance:
 
     def test_nan_and_inf_are_stored_faithfully(self, store: Store) -> None:
         run = store.create_run("0", "r")
-        store.log_batch(run.id, [MetricPoint("a", math.nan, 0, 1),
-                                 MetricPoint("b", math.inf, 0, 1),
-                                 MetricPoint("c", -math.inf, 0, 1),
-                                 MetricPoint("d", -0.0, 0, 1),
-                                 MetricPoint("e", 1e308, 0, 1)])
+        store.log_batch(
+            run.id,
+            [
+                MetricPoint("a", math.nan, 0, 1),
+                MetricPoint("b", math.inf, 0, 1),
+                MetricPoint("c", -math.inf, 0, 1),
+                MetricPoint("d", -0.0, 0, 1),
+                MetricPoint("e", 1e308, 0, 1),
+            ],
+        )
         metrics = store.get_run(run.id).metrics
         assert math.isnan(metrics["a"])
         assert metrics["b"] == math.inf
@@ -232,8 +246,7 @@ class StoreConformance:
         ]
         for i, (name, exp_id, params, metrics) in enumerate(rows):
             run = store.create_run(exp_id, name, start_time=1000 + i)
-            store.log_batch(run.id, [MetricPoint(k, v, 0, 1) for k, v in metrics.items()],
-                            params)
+            store.log_batch(run.id, [MetricPoint(k, v, 0, 1) for k, v in metrics.items()], params)
             ids[name] = run.id
         return ids
 
@@ -243,8 +256,9 @@ class StoreConformance:
 
     def test_search_across_experiments(self, store: Store) -> None:
         self._seed(store)
-        names = self._names(store, "metrics.acc > 0.9 and params.model = 'lgbm'",
-                            order_by=["metrics.acc DESC"])
+        names = self._names(
+            store, "metrics.acc > 0.9 and params.model = 'lgbm'", order_by=["metrics.acc DESC"]
+        )
         assert names == ["r4", "r1"]
         in_a = store.search_runs(["a"], "params.model = 'lgbm'", ["metrics.acc DESC"])
         assert [r.name for r in in_a.runs] == ["r1", "r2"]
@@ -252,8 +266,10 @@ class StoreConformance:
     def test_search_or_and_parentheses(self, store: Store) -> None:
         self._seed(store)
         names = self._names(
-            store, "(params.model = 'xgb' OR params.model = 'rf') OR metrics.acc < 0.9",
-            order_by=["attributes.run_name"])
+            store,
+            "(params.model = 'xgb' OR params.model = 'rf') OR metrics.acc < 0.9",
+            order_by=["attributes.run_name"],
+        )
         assert names == ["r2", "r3", "r5"]
 
     def test_search_params_compare_numerically(self, store: Store) -> None:
@@ -264,10 +280,8 @@ class StoreConformance:
 
     def test_search_order_puts_missing_last(self, store: Store) -> None:
         self._seed(store)
-        assert self._names(store, order_by=["metrics.acc ASC"]) == ["r2", "r1", "r3", "r4",
-                                                                    "r5"]
-        assert self._names(store, order_by=["metrics.acc DESC"]) == ["r4", "r3", "r1", "r2",
-                                                                     "r5"]
+        assert self._names(store, order_by=["metrics.acc ASC"]) == ["r2", "r1", "r3", "r4", "r5"]
+        assert self._names(store, order_by=["metrics.acc DESC"]) == ["r4", "r3", "r1", "r2", "r5"]
 
     def test_default_order_is_newest_first(self, store: Store) -> None:
         self._seed(store)
@@ -297,8 +311,11 @@ class StoreConformance:
         store.update_run(ids["r2"], status=RunStatus.FAILED, end_time=2000)
         assert self._names(store, "attributes.status = 'FAILED'") == ["r2"]
         assert self._names(store, f"attributes.run_id = '{ids['r3']}'") == ["r3"]
-        assert self._names(store, "attributes.run_name LIKE 'r%' AND attributes.start_time "
-                                  "< 1002", order_by=["name"]) == ["r1", "r2"]
+        assert self._names(
+            store,
+            "attributes.run_name LIKE 'r%' AND attributes.start_time < 1002",
+            order_by=["name"],
+        ) == ["r1", "r2"]
 
     def test_search_is_injection_safe(self, store: Store) -> None:
         self._seed(store)
@@ -352,11 +369,16 @@ class StoreConformance:
         store.log_artifact_bytes(run.id, "logs/out.log", b"one\n")
         store.log_artifact_bytes(run.id, "logs/out.log", b"two\n", append=True)
         top = store.list_artifacts(run.id)
-        assert [(a.path, a.is_dir) for a in top] == [("figs", True), ("logs", True),
-                                                     ("model.pkl", False)]
+        assert [(a.path, a.is_dir) for a in top] == [
+            ("figs", True),
+            ("logs", True),
+            ("model.pkl", False),
+        ]
         assert top[2].size == 7
         assert [a.path for a in store.list_artifacts(run.id, "figs/plots")] == [
-            "figs/plots/sub", "figs/plots/a.txt"]
+            "figs/plots/sub",
+            "figs/plots/a.txt",
+        ]
         with store.open_artifact(run.id, "logs/out.log") as fh:
             assert fh.read() == b"one\ntwo\n"
         dst = tmp_path / "dl"
@@ -365,10 +387,10 @@ class StoreConformance:
         with pytest.raises(NotFound):
             store.open_artifact(run.id, "nope.txt")
 
-    @pytest.mark.parametrize("bad", ["../escape.txt", "a/../../b", "/etc/passwd",
-                                     "a\\..\\b", "x\x00y"])
-    def test_artifact_paths_cannot_escape(self, store: Store, tmp_path: Path,
-                                          bad: str) -> None:
+    @pytest.mark.parametrize(
+        "bad", ["../escape.txt", "a/../../b", "/etc/passwd", "a\\..\\b", "x\x00y"]
+    )
+    def test_artifact_paths_cannot_escape(self, store: Store, tmp_path: Path, bad: str) -> None:
         run = store.create_run("0", "r")
         with pytest.raises(InvalidInput):
             store.log_artifact_bytes(run.id, bad, b"x")
@@ -393,10 +415,11 @@ class StoreConformance:
         def work(worker: int) -> None:
             try:
                 for batch in range(20):
-                    store.log_batch(run.id, [
-                        MetricPoint(f"w{worker}", float(i), batch * 50 + i, 1)
-                        for i in range(50)])
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+                    store.log_batch(
+                        run.id,
+                        [MetricPoint(f"w{worker}", float(i), batch * 50 + i, 1) for i in range(50)],
+                    )
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=work, args=(w,)) for w in range(6)]
