@@ -51,6 +51,9 @@ _SQLITE_BUSY_MS = 60_000
 _LOCK_RETRIES = 8
 
 
+_STATUS = {status.value: status for status in RunStatus}
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -306,6 +309,23 @@ class SqlStore:
             if found:
                 return found[0]
         return self.get_experiment_by_name(key)
+
+    def _experiment_id(self, id_or_name: str) -> int:
+        """The id of an experiment named by id or name, without counting its runs."""
+        key = str(id_or_name)
+        e = t.experiments
+        cond = e.c.name == key
+        if key.isdigit():
+            cond = (e.c.id == int(key)) | cond
+        with self._read() as conn:
+            rows = conn.execute(sa.select(e.c.id, e.c.name).where(cond)).all()
+        if not rows:
+            raise ExperimentNotFound(
+                f"no experiment named {key!r}; `tane experiments ls` lists them"
+            )
+        # An id match wins over a name that happens to be digits, as in get_experiment.
+        by_id = [r.id for r in rows if str(r.id) == key]
+        return int(by_id[0] if by_id else rows[0].id)
 
     def get_experiment_by_name(self, name: str) -> Experiment:
         found = self._experiments(t.experiments.c.name == name)
@@ -563,32 +583,34 @@ class SqlStore:
         params: dict[str, dict[str, str]] = {i: {} for i in ids}
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
         metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
-        for chunk in _chunks(ids, 500):
-            for rid, key, value in conn.execute(
-                sa.select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(
-                    t.params.c.run_id.in_(chunk)
-                )
-            ):
-                params[rid][key] = value
-            for rid, key, value in conn.execute(
-                sa.select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value).where(
-                    t.tags.c.run_id.in_(chunk)
-                )
-            ):
-                tags[rid][key] = value
-            for rid, key, value in conn.execute(
-                sa.select(
-                    t.latest_metrics.c.run_id, t.latest_metrics.c.key, t.latest_metrics.c.value
-                ).where(t.latest_metrics.c.run_id.in_(chunk))
-            ):
-                metrics[rid][key] = math.nan if value is None else value
+        mark = "?" if self.is_sqlite else "%s"
+        for chunk in _chunks(ids, 300):
+            # One round trip for params, tags and latest metrics of the whole page,
+            # past SQLAlchemy's statement building: this runs on every search.
+            marks = ", ".join([mark] * len(chunk))
+            sql = (
+                f"SELECT 0, run_id, key, value, NULL FROM params WHERE run_id IN ({marks}) "
+                f"UNION ALL SELECT 1, run_id, key, value, NULL FROM tags "
+                f"WHERE run_id IN ({marks}) "
+                f"UNION ALL SELECT 2, run_id, key, NULL, value FROM latest_metrics "
+                f"WHERE run_id IN ({marks})"
+            )
+            for kind, rid, key, text, number in conn.exec_driver_sql(
+                sql, tuple(chunk) * 3
+            ).fetchall():
+                if kind == 0:
+                    params[rid][key] = text
+                elif kind == 1:
+                    tags[rid][key] = text
+                else:
+                    metrics[rid][key] = math.nan if number is None else number
         return [
             Run(
                 id=r.id,
                 name=r.name,
                 experiment_id=str(r.experiment_id),
                 experiment=r.experiment_name,
-                status=RunStatus(r.status),
+                status=_STATUS[r.status],
                 start_time=r.start_time,
                 end_time=r.end_time,
                 parent_id=r.parent_id,
@@ -623,9 +645,7 @@ class SqlStore:
         self._reap_crashed()
         stmt = self._run_select()
         if experiment_ids is not None:
-            ids = []
-            for exp in experiment_ids:
-                ids.append(int(self.get_experiment(exp).id))
+            ids = [self._experiment_id(exp) for exp in experiment_ids]
             stmt = stmt.where(t.runs.c.experiment_id.in_(ids))
         if view == "active":
             stmt = stmt.where(t.runs.c.deleted == sa.false())
