@@ -589,10 +589,11 @@ class SqlStore:
             # past SQLAlchemy's statement building: this runs on every search.
             marks = ", ".join([mark] * len(chunk))
             sql = (
-                f"SELECT 0, run_id, key, value, NULL FROM params WHERE run_id IN ({marks}) "
-                f"UNION ALL SELECT 1, run_id, key, value, NULL FROM tags "
+                "SELECT 0, run_id, key, value, CAST(NULL AS DOUBLE PRECISION) FROM params "
                 f"WHERE run_id IN ({marks}) "
-                f"UNION ALL SELECT 2, run_id, key, NULL, value FROM latest_metrics "
+                "UNION ALL SELECT 1, run_id, key, value, CAST(NULL AS DOUBLE PRECISION) FROM tags "
+                f"WHERE run_id IN ({marks}) "
+                "UNION ALL SELECT 2, run_id, key, CAST(NULL AS TEXT), value FROM latest_metrics "
                 f"WHERE run_id IN ({marks})"
             )
             for kind, rid, key, text, number in conn.exec_driver_sql(
