@@ -508,3 +508,18 @@ def test_requirements_txt() -> None:
 
 def test_packages_off() -> None:
     assert capture_artifacts(CaptureSettings(git=False, packages=False)) == {}
+
+
+def test_runs_started_by_tools_use_the_working_directory(tmp_path: Path) -> None:
+    from tane.tracking import context
+
+    script = tmp_path / "train.py"
+    script.write_text("")
+    assert context._is_user_script(str(script))
+    package_file = Path(context.__file__).parent.parent / "__main__.py"
+    assert not context._is_user_script(str(package_file))  # python -m tane ...
+    console = tmp_path / "venv" / "bin" / "tane"
+    console.parent.mkdir(parents=True)
+    console.write_text("#!python")
+    assert not context._is_user_script(str(console))
+    assert not context._is_user_script("<stdin>")

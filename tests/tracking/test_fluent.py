@@ -269,3 +269,38 @@ def test_default_store_is_dot_tane_in_project_root(
         pass
     assert (tmp_path / ".tane" / "tane.db").exists()
     assert (tmp_path / ".tane" / "artifacts").is_dir()
+
+
+def test_child_joins_its_parents_experiment(store: str) -> None:
+    with tane.start_run(experiment="sweep", store=store, capture=False) as parent:
+        with tane.start_run() as child:
+            pass
+        with tane.start_run(experiment="elsewhere") as other:
+            pass
+    assert child.experiment == "sweep"
+    assert other.experiment == "elsewhere"
+    assert other.parent_id == parent.id
+
+
+def test_a_run_that_fails_to_start_is_not_left_active(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tane.tracking import logcapture
+
+    def broken(self: object) -> None:
+        raise RuntimeError("no console here")
+
+    monkeypatch.setattr(logcapture.LogCapture, "start", broken)
+    with pytest.raises(RuntimeError, match="no console"):
+        tane.start_run(store=store, capture=["logs"])
+    assert tane.active_run() is None
+    (run,) = tane.Client(store).search_runs()
+    assert run.status is RunStatus.FAILED
+    assert "no console here" in run.tags["tane.error"]
+
+
+def test_short_run_still_gets_its_package_list(store: str) -> None:
+    run = tane.start_run(store=store, capture=["packages"])
+    run.end()
+    paths = [a.path for a in tane.Client(store).list_artifacts(run.id)]
+    assert "requirements.txt" in paths

@@ -134,3 +134,22 @@ def test_postgres_unknown_revision_is_refused(postgres_url: str) -> None:
     engine.dispose()
     with pytest.raises(SchemaVersionError):
         SqlStore(postgres_url)
+
+
+def test_stale_heartbeat_shows_crashed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'hb.db'}")
+    # A run owned by a process on another machine: only its heartbeat tells.
+    run = store.create_run("0", "remote", host="another-host", pid=1)
+    assert store.get_run(run.id).status is RunStatus.RUNNING
+    monkeypatch.setenv("TANE_HEARTBEAT_TIMEOUT", "0.05")
+    time.sleep(0.1)
+    store.reap_interval = 0
+    got = store.get_run(run.id)
+    assert got.status is RunStatus.CRASHED
+    assert got.end_time == got.heartbeat
+    # A run that ended normally is never reaped.
+    done = store.create_run("0", "done", host="another-host", pid=1)
+    store.update_run(done.id, status=RunStatus.FINISHED, end_time=done.start_time + 1)
+    time.sleep(0.1)
+    assert store.get_run(done.id).status is RunStatus.FINISHED
+    store.close()

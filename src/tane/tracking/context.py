@@ -301,7 +301,7 @@ def _candidate_dirs(cwd: str | None) -> list[str]:
     # (`python ~/proj/train.py` from a data folder).
     dirs: list[str] = []
     source = _source()
-    if os.path.isabs(source) and os.path.isfile(source):
+    if _is_user_script(source):
         dirs.append(os.path.dirname(source))
     try:
         here = os.getcwd()
@@ -310,6 +310,22 @@ def _candidate_dirs(cwd: str | None) -> list[str]:
     if here is not None and here not in dirs:
         dirs.append(here)
     return dirs
+
+
+def _is_user_script(source: str) -> bool:
+    """True for a script of the user's; False for tools (the tane CLI, console scripts).
+
+    A run started by a tool (`tane demo`, `python -m tane ...`, an entry point in
+    a virtual environment's bin folder) belongs to the working directory's code.
+    """
+    if not (os.path.isabs(source) and os.path.isfile(source)):
+        return False
+    if not source.endswith((".py", ".pyw", ".ipynb")):
+        return False
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if source.startswith(package_dir + os.sep):
+        return False
+    return "site-packages" not in source.split(os.sep)
 
 
 def _git_state(cwd: str | None) -> _GitState | None:

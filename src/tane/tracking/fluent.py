@@ -58,6 +58,7 @@ class ActiveRun:
         self._capture: Any = None  # LogCapture when this run owns the process's output
         self._sampler: Any = None
         self._tasks: list[Any] = []
+        self._context_thread: threading.Thread | None = None
         self.ended = False
 
     def __repr__(self) -> str:
@@ -255,6 +256,8 @@ def start_run(
                 resolved.log_batch(run_id, tags=tag_values)
             run = resolved.get_run(run_id)
         else:
+            if experiment is None and parent is not None and parent_id == parent.id:
+                experiment = parent.experiment  # a child joins its parent's experiment
             exp = resolved.get_or_create_experiment(experiment or _default_experiment())
             if owns_context:
                 from tane.tracking.context import capture_tags
@@ -274,9 +277,14 @@ def start_run(
                 resolved.update_run(run.id, note=note)
         active = ActiveRun(resolved, run, _writer_for(resolved), owns_context)
         _state.stack.append(active)
-    if owns_context and not in_process_parent and run_id is None:
-        _start_context(active, settings)
-    _start_heartbeat(active)
+    try:
+        if owns_context and not in_process_parent and run_id is None:
+            _start_context(active, settings)
+        _start_heartbeat(active)
+    except BaseException as exc:
+        # Never leave a half-started run active: later logging would land in it.
+        active.end(RunStatus.FAILED, error=f"tane could not start the run: {exc!r}")
+        raise
     return active
 
 
@@ -290,7 +298,9 @@ def _start_context(active: ActiveRun, settings: Any) -> None:
         except Exception as exc:  # context is a courtesy: never fail the run for it
             log.debug("tane: context capture failed: %s", exc)
 
-    threading.Thread(target=save_artifacts, name="tane-context", daemon=True).start()
+    thread = threading.Thread(target=save_artifacts, name="tane-context", daemon=True)
+    thread.start()
+    active._context_thread = thread
     writer = active._writer
     if settings.logs and not any(r._capture for r in _state.stack if r is not active):
         from tane.tracking.logcapture import LogCapture
@@ -354,6 +364,9 @@ def _finish(active: ActiveRun, status: RunStatus, error: str | None) -> None:
         active._writer.remove_task(task)
     if active._sampler is not None:
         active._sampler.stop()
+    if active._context_thread is not None:
+        # A short run still gets its git diff and package list.
+        active._context_thread.join(timeout=30)
     try:
         active._writer.flush()
     finally:

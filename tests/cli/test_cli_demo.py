@@ -1,0 +1,64 @@
+"""``tane demo``: tracked scikit-learn runs in the current store."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+from collections.abc import Callable
+
+import pytest
+from click.testing import Result
+
+import tane
+from tane.cli.demo import plan_runs
+
+Invoke = Callable[..., Result]
+
+
+def test_plan_runs_mixes_models() -> None:
+    assert [p.model for p in plan_runs(1)] == ["sgd"]
+    assert [p.model for p in plan_runs(2)] == ["sgd", "random_forest"]
+    six = plan_runs(6)
+    assert [p.model for p in six] == ["sgd"] * 4 + ["logistic_regression", "random_forest"]
+    assert len({p.name for p in plan_runs(40)}) == 40
+    sgd = [p.params for p in six if p.model == "sgd"]
+    assert len({(p["penalty"], p["alpha"], p["learning_rate"]) for p in sgd}) == 4
+
+
+def test_demo_records_runs(cli: Invoke, store: str) -> None:
+    pytest.importorskip("sklearn")
+    result = cli("demo", "--runs", "3", "--epochs", "3", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    client = tane.Client(store)
+    runs = client.search_runs(experiment="demo", order_by=["metrics.val_accuracy DESC"])
+    assert len(runs) == 3
+    assert sorted(r.params["model"] for r in runs) == ["random_forest", "sgd", "sgd"]
+    for run in runs:
+        assert run.status.value == "FINISHED"
+        assert run.params["epochs"] == "3"
+        assert run.params["seed"] == "1"
+        assert 0.5 < run.metrics["val_accuracy"] <= 1.0
+        assert run.metrics["best_val_accuracy"] >= run.metrics["val_accuracy"]
+        history = client.get_metric_history(run.id, "val_loss")
+        assert [p.step for p in history] == [0, 1, 2]
+        names = {a.path for a in client.list_artifacts(run.id)}
+        assert {"model.pkl", "learning_curve.png"} <= names
+        assert client.read_artifact(run.id, "learning_curve.png").startswith(b"\x89PNG")
+        model = pickle.loads(client.read_artifact(run.id, "model.pkl"))
+        assert len(model.classes_) == 10
+    best = runs[0]
+    out = result.stdout
+    assert f"Best: {best.name} ({best.id[:8]})" in out
+    assert f"tane runs show {best.id[:8]}" in out
+    assert "tane runs compare " + " ".join(r.id[:8] for r in runs) in out
+    table_rows = [line for line in out.splitlines() if line[:8] in {r.id[:8] for r in runs}]
+    assert [line[:8] for line in table_rows] == [r.id[:8] for r in runs]
+
+
+def test_demo_without_scikit_learn(cli: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    result = cli("demo", "--runs", "1")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        'Error: the demo needs scikit-learn: pip install "tane[demo]"'
+    ]
