@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import traceback
+from time import time_ns
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -25,9 +26,9 @@ from typing import Any
 
 from tane.errors import InvalidInput, NoActiveRun
 from tane.tracking.entities import Run, RunStatus
-from tane.tracking.stores.base import MetricPoint, Store
+from tane.tracking.stores.base import Store
 from tane.tracking.values import check_key, metric_value, normalize_mapping
-from tane.tracking.writer import MetricWriter
+from tane.tracking.writer import EARLY_FLUSH, MetricWriter
 
 log = logging.getLogger("tane")
 
@@ -52,6 +53,7 @@ class ActiveRun:
         self.parent_id = run.parent_id
         self.artifact_uri = run.artifact_uri
         self._writer = writer
+        self._queue = writer.queue(run.id)
         self._steps: dict[str, int] = {}
         self._keys: set[str] = set()
         self._owns_context = owns_context
@@ -82,7 +84,7 @@ class ActiveRun:
     @property
     def info(self) -> Run:
         """The run as stored now (status, params, latest metrics, tags)."""
-        self._writer.flush()
+        self._writer.flush(self.id)
         return self.store.get_run(self.id)
 
     # logging -------------------------------------------------------------
@@ -91,21 +93,26 @@ class ActiveRun:
         self, key: str, value: float, step: int | None = None, timestamp: int | None = None
     ) -> None:
         """Queue one metric point; step defaults to the key's previous step + 1 (from 0)."""
+        # The hot path of every training loop: a few dict lookups and a deque append.
         if key not in self._keys:
             check_key(key, "metric key")
             self._keys.add(key)
         if type(value) is not float:
             value = metric_value(key, value)
         steps = self._steps
+        last = steps.get(key, 0)
         if step is None:
-            step = steps.get(key, 0)
+            step = last
         elif type(step) is not int:
             step = _check_step(key, step)
-        if step >= steps.get(key, 0):
+        if step >= last:
             steps[key] = step + 1
         if timestamp is None:
-            timestamp = int(time.time() * 1000)
-        self._writer.put(self.id, MetricPoint(key, value, step, timestamp))
+            timestamp = time_ns() // 1_000_000
+        queue = self._queue
+        queue.append((key, value, step, timestamp))
+        if len(queue) > EARLY_FLUSH:
+            self._writer.wake()
 
     def log_metrics(
         self, metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
@@ -139,7 +146,7 @@ class ActiveRun:
 
     def flush(self) -> None:
         """Write every queued metric point now."""
-        self._writer.flush()
+        self._writer.flush(self.id)
 
     # ending --------------------------------------------------------------
 
@@ -247,7 +254,6 @@ def start_run(
         parent = _state.stack[-1] if _state.stack else None
         if parent_id is None and parent is not None and parent.store is resolved:
             parent_id = parent.id
-        in_process_parent = parent is not None and parent_id == parent.id
         owns_context = parent_id is None
         if run_id is not None:
             run = resolved.get_run(run_id)
@@ -278,7 +284,7 @@ def start_run(
         active = ActiveRun(resolved, run, _writer_for(resolved), owns_context)
         _state.stack.append(active)
     try:
-        if owns_context and not in_process_parent and run_id is None:
+        if owns_context and run_id is None:
             _start_context(active, settings)
         _start_heartbeat(active)
     except BaseException as exc:
@@ -368,7 +374,7 @@ def _finish(active: ActiveRun, status: RunStatus, error: str | None) -> None:
         # A short run still gets its git diff and package list.
         active._context_thread.join(timeout=30)
     try:
-        active._writer.flush()
+        active._writer.release(active.id)
     finally:
         if active._capture is not None:
             active._capture.stop()

@@ -1,9 +1,10 @@
 """The background writer: metric points queue in memory and reach the store in batches.
 
-``put`` is a deque append, so logging never waits for the database. A daemon
-thread flushes every ``interval`` seconds (and early when many points wait),
-then runs the periodic tasks registered with it (heartbeats, log streaming).
-A process killed without warning loses at most the last interval's points.
+Each run has its own queue (a deque, so appending never waits for the
+database). A daemon thread flushes every ``interval`` seconds, early when many
+points wait, and then runs the periodic tasks registered with it (heartbeats,
+log streaming). A process killed without warning loses at most the last
+interval's points.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from collections import deque
 from collections.abc import Callable
 
 from tane.errors import NotFound, TaneError
-from tane.tracking.stores.base import MetricPoint, Store
+from tane.tracking.stores.base import PointTuple, Store
 
-_EARLY_FLUSH = 50_000
+#: Points waiting in one run's queue that wake the writer before its interval.
+EARLY_FLUSH = 20_000
 
 
 def flush_interval() -> float:
@@ -30,12 +32,12 @@ def flush_interval() -> float:
 
 
 class MetricWriter:
-    """Batches metric points of any number of runs into one store."""
+    """Batches the metric points of any number of runs of one store."""
 
     def __init__(self, store: Store, interval: float | None = None) -> None:
         self.store = store
         self.interval = flush_interval() if interval is None else interval
-        self._queue: deque[tuple[str, MetricPoint]] = deque()
+        self._queues: dict[str, deque[PointTuple]] = {}
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -44,13 +46,25 @@ class MetricWriter:
         self._tasks: list[Callable[[], None]] = []
         self._warned = False
 
-    def put(self, run_id: str, point: MetricPoint) -> None:
-        """Queue one point (cheap; starts the thread on first use)."""
-        self._queue.append((run_id, point))
+    def queue(self, run_id: str) -> deque[PointTuple]:
+        """Return the queue of a run: append points to it, call ``wake`` when it is long."""
+        found = self._queues.get(run_id)
+        if found is None:
+            found = self._queues.setdefault(run_id, deque())
         if self._thread is None:
             self._start()
-        elif len(self._queue) > _EARLY_FLUSH:
+        return found
+
+    def put(self, run_id: str, point: PointTuple) -> None:
+        """Queue one point of a run."""
+        queue = self.queue(run_id)
+        queue.append(point)
+        if len(queue) > EARLY_FLUSH:
             self._wake.set()
+
+    def wake(self) -> None:
+        """Ask the thread to flush now rather than at the end of its interval."""
+        self._wake.set()
 
     def add_task(self, task: Callable[[], None]) -> None:
         """Run ``task`` in the writer thread after every flush."""
@@ -93,47 +107,45 @@ class MetricWriter:
 
     def pending(self) -> int:
         """Points queued and not yet stored."""
-        return len(self._queue)
+        return sum(len(q) for q in list(self._queues.values()))
 
-    def flush(self) -> None:
-        """Write every queued point now (from any thread); raise the store's error.
+    def flush(self, run_id: str | None = None) -> None:
+        """Write the queued points (of one run, or all) now; raise the store's error.
 
         Points of a run that no longer exists are dropped; on any other error
-        the points stay queued, in order, for the next attempt.
+        the points go back to the front of their queue, in order, for the next
+        attempt.
         """
         with self._flush_lock:
-            if not self._queue:
-                return
-            taken: list[tuple[str, MetricPoint]] = []
-            queue = self._queue
-            try:
-                while True:
-                    taken.append(queue.popleft())
-            except IndexError:
-                pass
-            by_run: dict[str, list[MetricPoint]] = {}
-            for run_id, point in taken:
-                by_run.setdefault(run_id, []).append(point)
-            done: set[str] = set()
-            try:
-                for run_id, points in by_run.items():
-                    try:
-                        self.store.log_batch(run_id, points)
-                    except NotFound:
-                        self._warn(
-                            f"tane: run {run_id} no longer exists; "
-                            f"{len(points)} metric points dropped"
-                        )
-                    done.add(run_id)
-            except BaseException:
-                # Put back what was not written, ahead of newer points, keeping order.
-                rest = [item for item in taken if item[0] not in done]
-                queue.extendleft(reversed(rest))
-                raise
+            targets = [run_id] if run_id is not None else list(self._queues)
+            for rid in targets:
+                queue = self._queues.get(rid)
+                if not queue:
+                    continue
+                taken: list[PointTuple] = []
+                try:
+                    while True:
+                        taken.append(queue.popleft())
+                except IndexError:
+                    pass
+                try:
+                    self.store.log_batch(rid, taken)
+                except NotFound:
+                    self._warn(f"tane: run {rid} no longer exists; {len(taken)} points dropped")
+                except BaseException:
+                    queue.extendleft(reversed(taken))
+                    raise
             self._warned = False
 
+    def release(self, run_id: str) -> None:
+        """Flush a run's points and forget its queue (the run has ended)."""
+        self.flush(run_id)
+        queue = self._queues.get(run_id)
+        if queue is not None and not queue:
+            self._queues.pop(run_id, None)
+
     def close(self, timeout: float = 30.0) -> None:
-        """Flush and stop the thread."""
+        """Flush everything and stop the thread."""
         self._stop.set()
         self._wake.set()
         thread = self._thread
@@ -141,7 +153,7 @@ class MetricWriter:
             thread.join(timeout)
         self._thread = None
         deadline = time.monotonic() + timeout
-        while self._queue and time.monotonic() < deadline:
+        while self.pending() and time.monotonic() < deadline:
             try:
                 self.flush()
             except TaneError:

@@ -84,24 +84,29 @@ tags = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
-metrics = sa.Table(
-    "metrics",
+latest_metrics = sa.Table(
+    "latest_metrics",
     metadata,
+    # One row per (run, metric key): the series id that the points refer to,
+    # and the value at the highest step (latest timestamp on ties).
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False),
     sa.Column("key", sa.String(KEY_LENGTH), nullable=False),
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Column("value", sa.Double, nullable=True),
-    sa.Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+    sa.UniqueConstraint("run_id", "key", name="uq_latest_metrics_run_key"),
+    sa.Index("ix_latest_metrics_key_value", "key", "value"),
 )
 
-latest_metrics = sa.Table(
-    "latest_metrics",
+metrics = sa.Table(
+    "metrics",
     metadata,
-    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
-    sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
+    # Every point, keyed by the integer series id rather than (run id, key):
+    # rows and index entries are a third of the size, and inserts faster.
+    sa.Column("series_id", sa.Integer, sa.ForeignKey("latest_metrics.id"), nullable=False),
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Column("value", sa.Double, nullable=True),
-    sa.Index("ix_latest_metrics_key_value", "key", "value"),
+    sa.Index("ix_metrics_series_step", "series_id", "step"),
 )

@@ -15,6 +15,10 @@ from tane.tracking.entities import ArtifactInfo, Experiment, Metric, Run, RunSta
 RunView = Literal["active", "deleted", "all"]
 
 
+#: A metric point as a plain tuple: (key, value, step, timestamp). MetricPoint is one.
+PointTuple = tuple[str, float, int, int]
+
+
 class MetricPoint(NamedTuple):
     """A metric point on its way into a store (value already a float)."""
 
@@ -98,7 +102,7 @@ class Store(Protocol):
     def log_batch(
         self,
         run_id: str,
-        metrics: Sequence[MetricPoint] = (),
+        metrics: Sequence[PointTuple] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> None:

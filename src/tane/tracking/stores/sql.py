@@ -43,12 +43,11 @@ from tane.tracking.entities import (
     RunStatus,
 )
 from tane.tracking.stores import _schema as t
-from tane.tracking.stores.base import MetricPoint, PurgeReport, RunPage, RunView
+from tane.tracking.stores.base import PointTuple, PurgeReport, RunPage, RunView
 from tane.tracking.values import check_key, param_number
 
 _HOST = socket.gethostname()
 _SQLITE_BUSY_MS = 60_000
-_LOCK_RETRIES = 8
 
 
 _STATUS = {status.value: status for status in RunStatus}
@@ -82,6 +81,7 @@ class SqlStore:
         self.is_sqlite = self.dialect == "sqlite"
         self._engine = self._create_engine()
         self._last_reap = -1e9
+        self._series: dict[tuple[str, str], int] = {}  # (run id, metric key) -> series id
         self.reap_interval = 5.0
         self._lock = threading.Lock()
         auto_upgrade = self.is_sqlite if upgrade is None else upgrade
@@ -131,19 +131,14 @@ class SqlStore:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """A write transaction; retried as a whole while the database is locked."""
-        for attempt in range(_LOCK_RETRIES):
-            try:
-                with self._engine.connect() as raw:
-                    conn = raw.execution_options(tane_write=True)
-                    with conn.begin():
-                        yield conn
-                return
-            except sa.exc.OperationalError as exc:
-                if _is_locked(exc) and attempt < _LOCK_RETRIES - 1:
-                    time.sleep(0.05 * (2**attempt))
-                    continue
-                raise self._wrap(exc) from exc
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite, queued by the busy timeout)."""
+        try:
+            with self._engine.connect() as raw:
+                conn = raw.execution_options(tane_write=True)
+                with conn.begin():
+                    yield conn
+        except sa.exc.OperationalError as exc:
+            raise self._wrap(exc) from exc
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -159,6 +154,11 @@ class SqlStore:
             return StoreError(
                 f"the store database {self.uri} is corrupt or not a tane store ({text}); "
                 "move the file away to start a new store, or point TANE_STORE elsewhere"
+            )
+        if isinstance(exc, sa.exc.OperationalError) and _is_locked(exc):
+            return StoreError(
+                f"the store {self.uri} stayed locked by another process for "
+                f"{_SQLITE_BUSY_MS // 1000} s; retry, or look for a process stuck holding it"
             )
         if "disk" in text and "full" in text:
             return StoreError(f"cannot write to {self.uri}: the disk is full ({text})")
@@ -486,7 +486,7 @@ class SqlStore:
     def log_batch(
         self,
         run_id: str,
-        metrics: Sequence[MetricPoint] = (),
+        metrics: Sequence[PointTuple] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> None:
@@ -511,8 +511,9 @@ class SqlStore:
                     ["run_id", "key"],
                     ["value"],
                 )
-            if metrics:
-                self._insert_metrics(conn, run_id, metrics)
+            found = self._insert_metrics(conn, run_id, metrics) if metrics else {}
+        # Only ids of a committed transaction may be remembered.
+        self._series.update(found)
 
     def _insert_params(self, conn: Connection, run_id: str, params: Mapping[str, str]) -> None:
         existing = dict(
@@ -538,21 +539,34 @@ class SqlStore:
         if new:
             conn.execute(t.params.insert(), new)
 
-    def _insert_metrics(self, conn: Connection, run_id: str, points: Sequence[MetricPoint]) -> None:
-        latest: dict[str, MetricPoint] = {}
-        rows = []
+    def _insert_metrics(
+        self, conn: Connection, run_id: str, points: Sequence[PointTuple]
+    ) -> dict[tuple[str, str], int]:
+        """Insert points; return the series ids this transaction looked up."""
+        latest: dict[str, PointTuple] = {}
         for p in points:
-            rows.append(
-                (run_id, p.key, p.step, p.timestamp, None if math.isnan(p.value) else p.value)
-            )
-            cur = latest.get(p.key)
-            if cur is None or (p.step, p.timestamp) >= (cur.step, cur.timestamp):
-                latest[p.key] = p
-        # The driver's executemany with positional tuples skips SQLAlchemy's
-        # per-row dict handling: this is the hot path of every training loop.
-        conn.exec_driver_sql(_insert_metrics_sql(self.dialect), rows)
+            cur = latest.get(p[0])
+            if cur is None or (p[2], p[3]) >= (cur[2], cur[3]):
+                latest[p[0]] = p
         _upsert_latest(conn, run_id, list(latest.values()))
+        known = self._series
+        missing = [k for k in latest if (run_id, k) not in known]
+        found: dict[tuple[str, str], int] = {}
+        for chunk in _chunks(missing, 500):
+            for series_id, key in conn.execute(
+                sa.select(t.latest_metrics.c.id, t.latest_metrics.c.key).where(
+                    t.latest_metrics.c.run_id == run_id, t.latest_metrics.c.key.in_(chunk)
+                )
+            ):
+                found[(run_id, key)] = series_id
+        ids = {k: known.get((run_id, k)) or found[(run_id, k)] for k in latest}
+        # NaN is stored as NULL (v != v is the NaN test). The driver's executemany
+        # with positional tuples skips SQLAlchemy's per-row work: this is the hot
+        # path of every training loop.
+        rows = [(ids[p[0]], p[2], p[3], None if p[1] != p[1] else p[1]) for p in points]
+        conn.exec_driver_sql(_insert_metrics_sql(self.dialect), rows)
         conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(heartbeat=now_ms()))
+        return found
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self.get_run(run_id)
@@ -672,14 +686,21 @@ class SqlStore:
         max_points: int | None = None,
     ) -> list[Metric]:
         m = t.metrics
-        cond = [m.c.run_id == run_id, m.c.key == key]
-        if min_step is not None:
-            cond.append(m.c.step >= min_step)
-        if max_step is not None:
-            cond.append(m.c.step <= max_step)
         with self._read() as conn:
             if conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
                 raise RunNotFound(f"no run with id {run_id!r}")
+            series_id = conn.execute(
+                sa.select(t.latest_metrics.c.id).where(
+                    t.latest_metrics.c.run_id == run_id, t.latest_metrics.c.key == key
+                )
+            ).scalar()
+            if series_id is None:
+                return []
+            cond = [m.c.series_id == series_id]
+            if min_step is not None:
+                cond.append(m.c.step >= min_step)
+            if max_step is not None:
+                cond.append(m.c.step <= max_step)
             rows: Sequence[Any]
             if max_points is None:
                 rows = conn.execute(
@@ -734,13 +755,17 @@ class SqlStore:
                 freed += self.artifacts.delete_run(r.artifact_uri)
             ids = [r.id for r in chunk]
             with self._write() as conn:
-                for table in (t.metrics, t.latest_metrics, t.params, t.tags):
+                series = sa.select(t.latest_metrics.c.id).where(t.latest_metrics.c.run_id.in_(ids))
+                conn.execute(t.metrics.delete().where(t.metrics.c.series_id.in_(series)))
+                for table in (t.latest_metrics, t.params, t.tags):
                     conn.execute(table.delete().where(table.c.run_id.in_(ids)))
                 conn.execute(
                     t.runs.update().where(t.runs.c.parent_id.in_(ids)).values(parent_id=None)
                 )
                 conn.execute(t.runs.delete().where(t.runs.c.id.in_(ids)))
             purged.extend(ids)
+            gone = set(ids)
+            self._series = {k: v for k, v in self._series.items() if k[0] not in gone}
         if purged and self.is_sqlite:
             freed += self._vacuum()
         return PurgeReport(purged, freed)
@@ -922,8 +947,8 @@ def _decode_token(token: str | None) -> int:
 def _insert_metrics_sql(dialect: str) -> str:
     mark = "?" if dialect == "sqlite" else "%s"
     return (
-        "INSERT INTO metrics (run_id, key, step, timestamp, value) "
-        f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})"
+        "INSERT INTO metrics (series_id, step, timestamp, value) "
+        f"VALUES ({mark}, {mark}, {mark}, {mark})"
     )
 
 
@@ -951,7 +976,7 @@ def _upsert(
     conn.execute(stmt, rows)
 
 
-def _upsert_latest(conn: Connection, run_id: str, points: list[MetricPoint]) -> None:
+def _upsert_latest(conn: Connection, run_id: str, points: list[PointTuple]) -> None:
     lm = t.latest_metrics
     stmt = _dialect_insert(conn, lm)
     ex = stmt.excluded
@@ -965,10 +990,10 @@ def _upsert_latest(conn: Connection, run_id: str, points: list[MetricPoint]) -> 
         [
             {
                 "run_id": run_id,
-                "key": p.key,
-                "step": p.step,
-                "timestamp": p.timestamp,
-                "value": None if math.isnan(p.value) else p.value,
+                "key": p[0],
+                "step": p[2],
+                "timestamp": p[3],
+                "value": None if p[1] != p[1] else p[1],
             }
             for p in points
         ],

@@ -71,23 +71,24 @@ def upgrade() -> None:
         sa.Column("value", sa.Text, nullable=False),
     )
     op.create_table(
-        "metrics",
+        "latest_metrics",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False),
         sa.Column("key", sa.String(250), nullable=False),
         sa.Column("step", sa.BigInteger, nullable=False),
         sa.Column("timestamp", sa.BigInteger, nullable=False),
         sa.Column("value", sa.Double, nullable=True),
+        sa.UniqueConstraint("run_id", "key", name="uq_latest_metrics_run_key"),
     )
-    op.create_index("ix_metrics_run_key_step", "metrics", ["run_id", "key", "step"])
+    op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value"])
     op.create_table(
-        "latest_metrics",
-        sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
-        sa.Column("key", sa.String(250), primary_key=True),
+        "metrics",
+        sa.Column("series_id", sa.Integer, sa.ForeignKey("latest_metrics.id"), nullable=False),
         sa.Column("step", sa.BigInteger, nullable=False),
         sa.Column("timestamp", sa.BigInteger, nullable=False),
         sa.Column("value", sa.Double, nullable=True),
     )
-    op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value"])
+    op.create_index("ix_metrics_series_step", "metrics", ["series_id", "step"])
 
 
 def downgrade() -> None:
