@@ -18,9 +18,9 @@ import sys
 import threading
 import time
 import traceback
-from time import time_ns
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from time import time_ns
 from types import FrameType, TracebackType
 from typing import Any
 
