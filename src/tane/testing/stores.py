@@ -283,6 +283,41 @@ class StoreConformance:
         assert self._names(store, order_by=["metrics.acc ASC"]) == ["r2", "r1", "r3", "r4", "r5"]
         assert self._names(store, order_by=["metrics.acc DESC"]) == ["r4", "r3", "r1", "r2", "r5"]
 
+    def test_filter_and_order_on_one_metric(self, store: Store) -> None:
+        # The shape every leaderboard query has; stores may plan it specially.
+        values = [0.3, 0.9, math.nan, 0.7, 0.5, math.inf]
+        for i, value in enumerate(values):
+            run = store.create_run("0", f"v{i}", start_time=1000 + i)
+            store.log_batch(run.id, [MetricPoint("acc", value, 0, 1)], {"k": str(i % 2)})
+        store.create_run("0", "no-acc", start_time=2000)
+        assert self._names(store, "metrics.acc > 0.4", order_by=["metrics.acc DESC"]) == [
+            "v5",
+            "v1",
+            "v3",
+            "v4",
+        ]
+        assert self._names(store, "metrics.acc > 0.4", order_by=["metrics.acc ASC"]) == [
+            "v4",
+            "v3",
+            "v1",
+            "v5",
+        ]
+        # NaN matches != and sorts last; a run without the metric never matches.
+        assert self._names(
+            store, "metrics.acc != 0.5 and params.k = '0'", order_by=["metrics.acc DESC"]
+        ) == ["v0", "v2"]
+        page = store.search_runs(None, "metrics.acc >= 0.3", ["metrics.acc DESC"], 2)
+        assert [r.name for r in page.runs] == ["v5", "v1"]
+        rest = store.search_runs(
+            None, "metrics.acc >= 0.3", ["metrics.acc DESC"], 10, page.next_page_token
+        )
+        assert [r.name for r in rest.runs] == ["v3", "v4", "v0"]
+        assert self._names(
+            store,
+            "metrics.acc > 0.4 or attributes.run_name = 'no-acc'",
+            order_by=["metrics.acc DESC"],
+        ) == ["v5", "v1", "v3", "v4", "no-acc"]
+
     def test_default_order_is_newest_first(self, store: Store) -> None:
         self._seed(store)
         assert self._names(store) == ["r5", "r4", "r3", "r2", "r1"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -257,43 +258,53 @@ class Client:
         return self.store.log_artifact(run_id, local_path, artifact_path)
 
 
+_BASE_COLUMNS = (
+    "run_id",
+    "run_name",
+    "experiment_id",
+    "experiment",
+    "status",
+    "start_time",
+    "end_time",
+    "parent_id",
+)
+
+
 def runs_to_frame(runs: Sequence[Run]) -> Any:
-    """Return runs as a pandas DataFrame in ``mlflow.search_runs``'s shape."""
+    """Return runs as a pandas DataFrame in ``mlflow.search_runs``'s shape.
+
+    Columns: run_id, run_name, experiment_id, experiment, status, start_time and
+    end_time (UTC datetimes), parent_id, then ``metrics.*``, ``params.*``, ``tags.*``.
+    """
     import pandas as pd
 
-    records: list[dict[str, Any]] = []
-    for run in runs:
-        row: dict[str, Any] = {
-            "run_id": run.id,
-            "run_name": run.name,
-            "experiment_id": run.experiment_id,
-            "experiment": run.experiment,
-            "status": run.status.value,
-            "start_time": run.start_time,
-            "end_time": run.end_time,
-            "parent_id": run.parent_id,
-        }
-        for key, number in run.metrics.items():
-            row["metrics." + key] = number
-        for key, text in run.params.items():
-            row["params." + key] = text
-        for key, text in run.tags.items():
-            row["tags." + key] = text
-        records.append(row)
-    frame = pd.DataFrame.from_records(records)
-    if not records:
-        frame = pd.DataFrame(
-            columns=[
-                "run_id",
-                "run_name",
-                "experiment_id",
-                "experiment",
-                "status",
-                "start_time",
-                "end_time",
-                "parent_id",
-            ]
-        )
+    n = len(runs)
+    columns: dict[str, list[Any]] = {
+        "run_id": [r.id for r in runs],
+        "run_name": [r.name for r in runs],
+        "experiment_id": [r.experiment_id for r in runs],
+        "experiment": [r.experiment for r in runs],
+        "status": [r.status.value for r in runs],
+        "start_time": [r.start_time for r in runs],
+        "end_time": [r.end_time for r in runs],
+        "parent_id": [r.parent_id for r in runs],
+    }
+    # Built column by column: far cheaper than a DataFrame from one dict per run.
+    for prefix, attribute, missing in (
+        ("metrics.", "metrics", math.nan),
+        ("params.", "params", None),
+        ("tags.", "tags", None),
+    ):
+        extra: dict[str, list[Any]] = {}
+        for i, run in enumerate(runs):
+            for key, value in getattr(run, attribute).items():
+                column = extra.get(key)
+                if column is None:
+                    column = extra[key] = [missing] * n
+                column[i] = value
+        for key in sorted(extra):
+            columns[prefix + key] = extra[key]
+    frame = pd.DataFrame(columns)
     for col in ("start_time", "end_time"):
         frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
     return frame

@@ -117,6 +117,44 @@ def apply_order(stmt: sa.Select[Unpack[_Ts]], keys: Sequence[OrderKey]) -> sa.Se
     return stmt.order_by(*order)
 
 
+def metric_lead(
+    expr: Expr | None, keys: Sequence[OrderKey]
+) -> tuple[sa.FromClause, list[sa.ColumnElement[bool]], sa.ColumnElement[Any]] | None:
+    """A faster plan for "filter on metric M, order by M": drive the query from M's index.
+
+    When the first order key is a metric that every matching run must have
+    (the filter ANDs a comparison on it at the top level), an inner join on
+    that metric's ``latest_metrics`` row selects the same runs as the outer
+    join ``apply_order`` would add, and lets the database walk the
+    ``(key, value)`` index in order and stop at the page's end instead of
+    sorting every run of the experiment.
+
+    Returns:
+        None when the shortcut does not apply; else the aliased table to start
+        the FROM clause with, the conditions on it (its key and the filter's
+        comparisons, repeated on the alias so an index range can be used), and
+        the ORDER BY term for the first key.
+    """
+    if not keys or keys[0].entity != "metric" or expr is None:
+        return None
+    key = keys[0].key
+    conjuncts = expr.items if isinstance(expr, And) else (expr,)
+    required = [
+        c
+        for c in conjuncts
+        if isinstance(c, Comparison)
+        and c.entity == "metric"
+        and c.key == key
+        and c.op not in ("IS NULL", "IS NOT NULL")
+    ]
+    if not required:
+        return None
+    lead = latest_metrics.alias("lead_metric")
+    criteria = [lead.c.key == key, *(_metric(c, lead.c.value) for c in required)]
+    term = lead.c.value.asc() if keys[0].ascending else lead.c.value.desc()
+    return lead, criteria, term.nulls_last()
+
+
 def _attribute_column(name: str) -> sa.ColumnElement[Any]:
     column = _ATTRIBUTE_COLUMNS.get(name)
     if column is None:
@@ -196,8 +234,9 @@ def _comparison(c: Comparison) -> sa.ColumnElement[bool]:
     return _exists(table, c.key, criterion)
 
 
-def _metric(c: Comparison) -> sa.ColumnElement[bool]:
-    value = latest_metrics.c.value
+def _metric(c: Comparison, value: sa.ColumnElement[Any] | None = None) -> sa.ColumnElement[bool]:
+    if value is None:
+        value = latest_metrics.c.value
     op = c.op
     if op == "IN":
         return value.in_(_values(c.value))

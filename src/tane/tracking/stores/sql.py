@@ -81,7 +81,8 @@ class SqlStore:
         self.is_sqlite = self.dialect == "sqlite"
         self._engine = self._create_engine()
         self._last_reap = -1e9
-        self._series: dict[tuple[str, str], int] = {}  # (run id, metric key) -> series id
+        self._series: dict[tuple[str, str], int] = {}
+        self._experiment_ids: dict[str, int] = {}  # (run id, metric key) -> series id
         self.reap_interval = 5.0
         self._lock = threading.Lock()
         auto_upgrade = self.is_sqlite if upgrade is None else upgrade
@@ -313,6 +314,9 @@ class SqlStore:
     def _experiment_id(self, id_or_name: str) -> int:
         """The id of an experiment named by id or name, without counting its runs."""
         key = str(id_or_name)
+        cached = self._experiment_ids.get(key)
+        if cached is not None:
+            return cached
         e = t.experiments
         cond = e.c.name == key
         if key.isdigit():
@@ -325,7 +329,9 @@ class SqlStore:
             )
         # An id match wins over a name that happens to be digits, as in get_experiment.
         by_id = [r.id for r in rows if str(r.id) == key]
-        return int(by_id[0] if by_id else rows[0].id)
+        found = int(by_id[0] if by_id else rows[0].id)
+        self._experiment_ids[key] = found  # ids and names of experiments never change
+        return found
 
     def get_experiment_by_name(self, name: str) -> Experiment:
         found = self._experiments(t.experiments.c.name == name)
@@ -650,7 +656,7 @@ class SqlStore:
         view: RunView = "active",
     ) -> RunPage:
         from tane.tracking.query import parse_filter, parse_order_by
-        from tane.tracking.stores._sql_filter import apply_order, filter_clause
+        from tane.tracking.stores._sql_filter import apply_order, filter_clause, metric_lead
 
         if max_results < 1:
             raise InvalidInput(f"max_results must be at least 1, got {max_results}")
@@ -658,7 +664,20 @@ class SqlStore:
         keys = [parse_order_by(clause) for clause in order_by]
         offset = _decode_token(page_token)
         self._reap_crashed()
-        stmt = self._run_select()
+        lead = metric_lead(expr, keys)
+        if lead is None:
+            stmt = self._run_select()
+        else:
+            lead_table, lead_criteria, lead_order = lead
+            stmt = (
+                sa.select(*t.runs.c, t.experiments.c.name.label("experiment_name"))
+                .select_from(lead_table)
+                .join(t.runs, t.runs.c.id == lead_table.c.run_id)
+                .join(t.experiments, t.experiments.c.id == t.runs.c.experiment_id)
+                .where(*lead_criteria)
+                .order_by(lead_order)
+            )
+            keys = keys[1:]
         if experiment_ids is not None:
             ids = [self._experiment_id(exp) for exp in experiment_ids]
             stmt = stmt.where(t.runs.c.experiment_id.in_(ids))
