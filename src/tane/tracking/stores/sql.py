@@ -203,10 +203,11 @@ class SqlStore:
         text = str(exc.orig) if exc.orig is not None else str(exc)
         if self.is_sqlite:
             return self._wrap(exc)
-        safe = sa.engine.make_url(self.db_url).render_as_string(hide_password=True)
+        safe = sa.engine.make_url(self.uri).render_as_string(hide_password=True)
+        reason = " ".join(text.split())
         return StoreError(
-            f"cannot reach the store database {safe}: {text.strip()}. Check that the server "
-            "is running and the host, port, user and password are right"
+            f"cannot reach the store database {safe}: {reason} (check that the server "
+            "is running and that host, port, user and password are right)"
         )
 
     def _read_revision(self) -> tuple[str | None, str | None]:
