@@ -29,8 +29,9 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
     yield
     from tane.tracking import fluent
 
-    for run in list(fluent._state.stack):
-        run.end()
+    for stack in list(fluent._state.stacks):
+        for run in reversed(list(stack)):
+            run.end()
     clear_cache()
 
 

@@ -11,6 +11,10 @@ class StoreError(TaneError):
     """The store cannot be opened or written (unreachable, corrupt, locked)."""
 
 
+class StoreUnavailable(StoreError):
+    """The store cannot be reached or is busy right now; the same call may work later."""
+
+
 class SchemaVersionError(StoreError):
     """The store's schema is newer than this tane, or older and not migrated."""
 

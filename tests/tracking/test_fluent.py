@@ -304,3 +304,121 @@ def test_short_run_still_gets_its_package_list(store: str) -> None:
     run.end()
     paths = [a.path for a in tane.Client(store).list_artifacts(run.id)]
     assert "requirements.txt" in paths
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"step": 2**63}, "64 bits"),
+        ({"step": -(2**63) - 1}, "64 bits"),
+        ({"step": 1.5}, "not an integer"),
+        ({"step": True}, "not an integer"),
+        ({"timestamp": "yesterday"}, "not an integer"),
+        ({"timestamp": 2**64}, "64 bits"),
+    ],
+)
+def test_out_of_range_step_or_timestamp_is_refused(
+    store: str, kwargs: dict[str, object], message: str
+) -> None:
+    with tane.start_run(store=store, capture=False) as run:
+        with pytest.raises(InvalidInput, match=message):
+            tane.log_metric("x", 1.0, **kwargs)  # type: ignore[arg-type]
+        tane.log_metric("x", 2.0)
+    assert tane.Client(store).get_run(run.id).metrics == {"x": 2.0}
+
+
+def test_huge_number_is_refused(store: str) -> None:
+    with tane.start_run(store=store, capture=False):
+        with pytest.raises(InvalidInput, match="metric 'x'"):
+            tane.log_metric("x", 10**400)
+
+
+def test_nul_in_params_and_tags_and_long_names(store: str) -> None:
+    with tane.start_run(store=store, capture=False):
+        with pytest.raises(InvalidInput, match="NUL"):
+            tane.log_param("p", "a\x00b")
+        with pytest.raises(InvalidInput, match="NUL"):
+            tane.set_tag("t", "a\x00b")
+    with pytest.raises(InvalidInput, match="at most 250"):
+        tane.start_run(store=store, capture=False, name="n" * 300)
+    assert tane.active_run() is None
+
+
+def test_logging_to_an_ended_run_is_an_error(store: str) -> None:
+    with tane.start_run(store=store, capture=False) as run:
+        tane.log_metric("x", 1.0)
+    with pytest.raises(InvalidInput, match="has ended"):
+        run.log_metric("x", 2.0)
+    assert len(tane.Client(store).get_metric_history(run.id, "x")) == 1
+
+
+def test_threads_with_their_own_runs_stay_apart(store: str) -> None:
+    import threading
+
+    ids: dict[str, str] = {}
+    barrier = threading.Barrier(2)
+
+    def work(name: str) -> None:
+        with tane.start_run(store=store, capture=False, name=name) as run:
+            ids[name] = run.id
+            barrier.wait()
+            for step in range(200):
+                tane.log_metric("x", float(step))
+            barrier.wait()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in ("a", "b")]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    client = tane.Client(store)
+    for name in ("a", "b"):
+        run = client.get_run(ids[name])
+        assert run.parent_id is None
+        assert run.status is RunStatus.FINISHED
+        assert len(client.get_metric_history(run.id, "x")) == 200
+
+
+def test_worker_threads_log_to_the_main_threads_run(store: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with tane.start_run(store=store, capture=False) as run:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda i: tane.log_metric(f"w{i % 4}", float(i), step=i), range(40)))
+    metrics = tane.Client(store).get_run(run.id).metrics
+    assert sorted(metrics) == ["w0", "w1", "w2", "w3"]
+
+
+def test_resumed_run_continues_its_steps_and_claims_the_run(store: str) -> None:
+    with tane.start_run(store=store, capture=False) as first:
+        for value in (0.9, 0.8, 0.7):
+            tane.log_metric("loss", value)
+    client = tane.Client(store)
+    # Its first owner is gone; resuming makes this process the owner.
+    with tane.start_run(run_id=first.id, store=store) as again:
+        client.store.reap_interval = 0  # type: ignore[attr-defined]
+        assert client.get_run(again.id).status is RunStatus.RUNNING
+        tane.log_metric("loss", 0.5)
+    history = client.get_metric_history(first.id, "loss")
+    assert [(m.step, m.value) for m in history] == [(0, 0.9), (1, 0.8), (2, 0.7), (3, 0.5)]
+    assert client.get_run(first.id).metrics["loss"] == 0.5
+
+
+def test_artifact_named_by_a_dotdot_path(store: str, tmp_path: Path) -> None:
+    folder = tmp_path / "some" / "dir"
+    folder.mkdir(parents=True)
+    (tmp_path / "some" / "secret.txt").write_text("s")
+    with tane.start_run(store=store, capture=False) as run:
+        assert tane.log_artifact(f"{folder}/..") == "some"
+    client = tane.Client(store)
+    assert [a.path for a in client.list_artifacts(run.id)] == ["some"]
+    assert client.read_artifact(run.id, "some/secret.txt") == b"s"
+
+
+def test_empty_search_as_pandas_has_the_columns(store: str) -> None:
+    frame = tane.Client(store).search_runs("metrics.x > 1", as_pandas=True)
+    assert len(frame) == 0
+    assert list(frame.columns)[:3] == ["run_id", "run_name", "experiment_id"]
+    assert str(frame["start_time"].dtype) == "datetime64[ns, UTC]" or "UTC" in str(
+        frame["start_time"].dtype
+    )

@@ -105,7 +105,7 @@ def test_sigterm_flushes_everything_and_marks_killed(tmp_path: Path) -> None:
         last = int(_wait_for_line(proc, "LOGGED").split()[1])
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == -signal.SIGTERM, err
+    assert proc.returncode == 128 + signal.SIGTERM, err
     client = tane.Client(str(store))
     stored = len(client.get_metric_history(run_id, "x"))
     assert last <= stored <= last + 50
@@ -255,3 +255,115 @@ def test_eight_processes_on_a_brand_new_store(tmp_path: Path) -> None:
         for key in ("loss", "acc"):
             total += len(client.get_metric_history(run.id, key))
     assert total == 8 * 2 * 2000
+
+
+def test_sigterm_while_flushing_does_not_hang(tmp_path: Path) -> None:
+    body = """
+    import tane
+    run = tane.start_run(experiment="procs")
+    print("RUN", run.id, flush=True)
+    i = 0
+    while True:
+        for _ in range(200):
+            tane.log_metric("x", float(i), step=i)
+            i += 1
+        tane.flush()  # the main thread spends most of its time inside the writer's lock
+        if i % 2000 == 0:
+            print("LOGGED", i, flush=True)
+    """
+    store = tmp_path / "store"
+    for _ in range(3):
+        proc = _start(_script(tmp_path, body), store, TANE_CAPTURE="none")
+        run_id = _wait_for_line(proc, "RUN").split()[1]
+        _wait_for_line(proc, "LOGGED")
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise AssertionError("the process hung after SIGTERM") from None
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        run = tane.Client(str(store)).get_run(run_id)
+        assert run.status is RunStatus.KILLED
+
+
+def test_sigterm_handler_when_the_first_run_starts_in_a_thread(tmp_path: Path) -> None:
+    body = """
+    import threading, time, tane
+    def work():
+        with tane.start_run(experiment="procs") as run:
+            print("RUN", run.id, flush=True)
+            while True:
+                tane.log_metric("x", 1.0)
+                time.sleep(0.001)
+    threading.Thread(target=work, daemon=True).start()
+    time.sleep(0.5)
+    with tane.start_run(experiment="procs") as main_run:  # installs the handler
+        print("MAIN", main_run.id, flush=True)
+        while True:
+            time.sleep(0.01)
+    """
+    store = tmp_path / "store"
+    proc = _start(_script(tmp_path, body), store, TANE_CAPTURE="none")
+    worker_id = _wait_for_line(proc, "RUN").split()[1]
+    main_id = _wait_for_line(proc, "MAIN").split()[1]
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    client = tane.Client(str(store))
+    assert client.get_run(main_id).status is RunStatus.KILLED
+    assert client.get_run(worker_id).status is RunStatus.KILLED
+
+
+def test_a_suspended_run_comes_back_from_crashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "store"
+    monkeypatch.setenv("TANE_HEARTBEAT_TIMEOUT", "1")
+    proc = _start(
+        _script(tmp_path, LOGGING_LOOP), store, TANE_CAPTURE="none", TANE_HEARTBEAT_TIMEOUT="1"
+    )
+    run_id = _wait_for_line(proc, "RUN").split()[1]
+    client = tane.Client(str(store))
+    client.store.reap_interval = 0  # type: ignore[attr-defined]
+    try:
+        proc.send_signal(signal.SIGSTOP)
+        time.sleep(2.5)
+        assert client.get_run(run_id).status is RunStatus.CRASHED
+        proc.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 15
+        status = RunStatus.CRASHED
+        while time.monotonic() < deadline and status is not RunStatus.RUNNING:
+            time.sleep(0.2)
+            status = client.store.get_run(run_id).status
+        assert status is RunStatus.RUNNING
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        proc.kill()
+        proc.communicate(timeout=60)
+
+
+def test_a_forked_worker_logs_to_the_parents_run(tmp_path: Path) -> None:
+    body = """
+    import multiprocessing as mp, tane
+    def worker(run):
+        for i in range(100):
+            run.log_metric("from_child", float(i), step=i)
+        tane.flush()
+    if __name__ == "__main__":
+        with tane.start_run(experiment="procs") as run:
+            print("RUN", run.id, flush=True)
+            run.log_metric("from_parent", 1.0)
+            child = mp.get_context("fork").Process(target=worker, args=(run,))
+            child.start()
+            child.join()
+    """
+    store = tmp_path / "store"
+    proc = _start(_script(tmp_path, body), store, TANE_CAPTURE="none")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    run_id = next(line.split()[1] for line in out.splitlines() if line.startswith("RUN"))
+    client = tane.Client(str(store))
+    assert len(client.get_metric_history(run_id, "from_child")) == 100
+    assert len(client.get_metric_history(run_id, "from_parent")) == 1

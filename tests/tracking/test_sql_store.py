@@ -153,3 +153,93 @@ def test_stale_heartbeat_shows_crashed(tmp_path: Path, monkeypatch: pytest.Monke
     time.sleep(0.1)
     assert store.get_run(done.id).status is RunStatus.FINISHED
     store.close()
+
+
+def test_gc_shrinks_the_database_file(tmp_path: Path) -> None:
+    db = tmp_path / "gc" / "tane.db"
+    store = SqlStore(f"sqlite:///{db}")
+    runs = [store.create_run("0", f"r{i}") for i in range(20)]
+    for run in runs:
+        store.log_batch(run.id, [MetricPoint("x", float(i), i, i) for i in range(5000)])
+    store.delete_runs([r.id for r in runs])
+    before = db.stat().st_size + Path(f"{db}-wal").stat().st_size
+    report = store.purge_runs()
+    after = db.stat().st_size + Path(f"{db}-wal").stat().st_size
+    assert len(report.run_ids) == 20
+    assert report.bytes_freed > 1_000_000
+    assert after < before / 2
+    store.close()
+
+
+@pytest.mark.parametrize("tables", [["alembic_version"], ["customers"]])
+def test_another_applications_database_is_refused(tmp_path: Path, tables: list[str]) -> None:
+    db = tmp_path / "other.db"
+    con = sqlite3.connect(db)
+    for table in tables:
+        con.execute(f"CREATE TABLE {table} (version_num TEXT)")
+    con.execute("INSERT INTO " + tables[0] + " VALUES ('abc123')")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="not a tane store"):
+        SqlStore(f"sqlite:///{db}")
+    con = sqlite3.connect(db)
+    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    con.close()
+    assert names == set(tables)  # nothing of tane's was added
+
+
+def test_huge_page_token_is_refused(tmp_path: Path) -> None:
+    import base64
+    import json
+
+    from tane.errors import InvalidInput
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'p.db'}")
+    token = base64.urlsafe_b64encode(json.dumps({"offset": 10**30}).encode()).decode()
+    with pytest.raises(InvalidInput, match="page token"):
+        store.search_runs(None, "", [], 10, token)
+    store.close()
+
+
+class _FlakyStore(SqlStore):
+    """A real store that refuses batches holding a poisoned key, or is down for a while."""
+
+    down = False
+
+    def log_batch(self, run_id, metrics=(), params=None, tags=None):  # type: ignore[no-untyped-def]
+        from tane.errors import StoreError, StoreUnavailable
+
+        if self.down and metrics:
+            raise StoreUnavailable("store is down")
+        if any(p[0] == "poison" for p in metrics):
+            raise StoreError("refused")
+        return super().log_batch(run_id, metrics, params, tags)
+
+
+def test_writer_survives_refused_and_unavailable_batches(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from tane.errors import StoreUnavailable
+    from tane.tracking.writer import MetricWriter
+
+    store = _FlakyStore(f"sqlite:///{tmp_path / 'f.db'}")
+    good = store.create_run("0", "good")
+    bad = store.create_run("0", "bad")
+    writer = MetricWriter(store, interval=0.05)
+    writer.put(bad.id, ("poison", 1.0, 0, 1))
+    writer.put(good.id, ("x", 1.0, 0, 1))
+    writer.flush()  # the refused batch is dropped, the good one written
+    assert "refused 1 metric points" in capfd.readouterr().err
+    store.down = True
+    writer.put(good.id, ("x", 2.0, 1, 2))
+    with pytest.raises(StoreUnavailable):
+        writer.flush()
+    assert writer.pending() == 1  # kept, in order, for the next try
+    store.down = False
+    writer.put(good.id, ("x", 3.0, 2, 3))
+    deadline = time.monotonic() + 10
+    while writer.pending() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the thread retries by itself
+    assert [m.value for m in store.get_metric_history(good.id, "x")] == [1.0, 2.0, 3.0]
+    writer.close()
+    store.close()

@@ -7,7 +7,6 @@ a fresh, empty store; pytest then runs every test below against it.
 from __future__ import annotations
 
 import math
-import socket
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ from tane.errors import (
     RunNotFound,
 )
 from tane.tracking.entities import DEFAULT_EXPERIMENT_ID, RunStatus
-from tane.tracking.stores.base import MetricPoint, Store
+from tane.tracking.stores.base import MetricPoint, Store, owner_host
 
 
 def _points(key: str, values: list[float], start_step: int = 0) -> list[MetricPoint]:
@@ -435,7 +434,7 @@ class StoreConformance:
     # -- liveness ----------------------------------------------------------------
 
     def test_dead_process_shows_crashed(self, store: Store) -> None:
-        run = store.create_run("0", "r", host=socket.gethostname(), pid=_dead_pid())
+        run = store.create_run("0", "r", host=owner_host(), pid=_dead_pid())
         assert store.get_run(run.id).status is RunStatus.CRASHED
         # The owner turns out to be alive (it was suspended): a heartbeat revives it.
         store.heartbeat([run.id], int(time.time() * 1000))
@@ -465,3 +464,31 @@ class StoreConformance:
         assert errors == []
         for w in range(6):
             assert len(store.get_metric_history(run.id, f"w{w}")) == 1000
+
+    def test_writers_of_one_run_in_opposite_key_order(self, store: Store) -> None:
+        run = store.create_run("0", "r")
+        keys = [f"k{i:02d}" for i in range(20)]
+        errors: list[BaseException] = []
+
+        def work(order: list[str], offset: int) -> None:
+            try:
+                for batch in range(15):
+                    store.log_batch(
+                        run.id,
+                        [MetricPoint(k, 1.0, offset + batch, 1) for k in order],
+                        params={"shared": "same"},
+                    )
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=work, args=(keys, 0)),
+            threading.Thread(target=work, args=(keys[::-1], 100)),
+        ]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert errors == []
+        assert all(len(store.get_metric_history(run.id, k)) == 30 for k in keys)
+        assert store.get_run(run.id).params == {"shared": "same"}

@@ -69,11 +69,12 @@ class ArtifactRepository:
 
     def log_file(self, run_uri: str, local_path: str, artifact_path: str | None) -> str:
         """Copy a local file or folder into the run; return its artifact path."""
-        src = Path(local_path)
+        # Resolved first: "some/dir/.." must be named after the folder it is.
+        src = Path(os.path.abspath(local_path))
         if not src.exists():
             raise NotFound(f"cannot log artifact {local_path!r}: no such file or folder")
         rel = safe_artifact_path(artifact_path)
-        rel = posixpath.join(rel, src.name) if rel else src.name
+        rel = safe_artifact_path(posixpath.join(rel, src.name) if rel else src.name or "root")
         dest = self._path(run_uri, rel)
         if src.is_dir():
             if self.is_local:

@@ -87,7 +87,7 @@ class Run:
     """A run as stored: identity, status, times, and its params, metrics and tags.
 
     ``metrics`` holds each metric's value at its highest step (the latest
-    timestamp on ties), as MLflow reports it.
+    timestamp on ties), as MLflow reports it; ``metric_steps`` that step.
     """
 
     id: str
@@ -105,6 +105,7 @@ class Run:
     artifact_uri: str = ""
     deleted: bool = False
     heartbeat: int | None = None
+    metric_steps: dict[str, int] = field(default_factory=dict)
 
     @property
     def started(self) -> _dt.datetime:

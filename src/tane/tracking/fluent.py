@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -26,7 +25,7 @@ from typing import Any
 
 from tane.errors import InvalidInput, NoActiveRun
 from tane.tracking.entities import Run, RunStatus
-from tane.tracking.stores.base import Store
+from tane.tracking.stores.base import Store, heartbeat_timeout_ms, owner_host
 from tane.tracking.values import check_key, metric_value, normalize_mapping
 from tane.tracking.writer import EARLY_FLUSH, MetricWriter
 
@@ -44,7 +43,14 @@ class ActiveRun:
     which is what threads working for one run want.
     """
 
-    def __init__(self, store: Store, run: Run, writer: MetricWriter, owns_context: bool) -> None:
+    def __init__(
+        self,
+        store: Store,
+        run: Run,
+        writer: MetricWriter,
+        owns_context: bool,
+        stack: list[ActiveRun] | None = None,
+    ) -> None:
         self.store = store
         self.id = run.id
         self.name = run.name
@@ -54,7 +60,9 @@ class ActiveRun:
         self.artifact_uri = run.artifact_uri
         self._writer = writer
         self._queue = writer.queue(run.id)
-        self._steps: dict[str, int] = {}
+        # A resumed run continues each metric after its last step.
+        self._steps: dict[str, int] = {k: v + 1 for k, v in run.metric_steps.items()}
+        self._stack: list[ActiveRun] = stack if stack is not None else []
         self._keys: set[str] = set()
         self._owns_context = owns_context
         self._capture: Any = None  # LogCapture when this run owns the process's output
@@ -94,6 +102,11 @@ class ActiveRun:
     ) -> None:
         """Queue one metric point; step defaults to the key's previous step + 1 (from 0)."""
         # The hot path of every training loop: a few dict lookups and a deque append.
+        if self.ended:
+            raise InvalidInput(
+                f"run {self.id} has ended: start a new run, or resume this one with "
+                f"tane.start_run(run_id={self.id!r})"
+            )
         if key not in self._keys:
             check_key(key, "metric key")
             self._keys.add(key)
@@ -103,15 +116,17 @@ class ActiveRun:
         last = steps.get(key, 0)
         if step is None:
             step = last
-        elif type(step) is not int:
-            step = _check_step(key, step)
+        elif type(step) is not int or not _MIN_INT <= step <= _MAX_INT:
+            step = _check_int(key, "step", step)
         if step >= last:
             steps[key] = step + 1
         if timestamp is None:
             timestamp = time_ns() // 1_000_000
+        elif type(timestamp) is not int or not _MIN_INT <= timestamp <= _MAX_INT:
+            timestamp = _check_int(key, "timestamp", timestamp)
         queue = self._queue
         queue.append((key, value, step, timestamp))
-        if len(queue) > EARLY_FLUSH:
+        if len(queue) > EARLY_FLUSH or self._writer.stopped:
             self._writer.wake()
 
     def log_metrics(
@@ -155,13 +170,31 @@ class ActiveRun:
         _end_run(self, RunStatus.parse(status), error)
 
 
-def _check_step(key: str, step: object) -> int:
-    if isinstance(step, bool) or not hasattr(step, "__index__"):
-        raise InvalidInput(f"metric {key!r}: step {step!r} is not an integer")
-    return int(step)
+_MIN_INT = -(2**63)
+_MAX_INT = 2**63 - 1
+
+
+def _check_int(key: str, what: str, value: object) -> int:
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise InvalidInput(f"metric {key!r}: {what} {value!r} is not an integer")
+    number = int(value)
+    if not _MIN_INT <= number <= _MAX_INT:
+        raise InvalidInput(f"metric {key!r}: {what} {number} does not fit in 64 bits")
+    return number
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread on SIGTERM, so runs end KILLED as the stack unwinds.
+
+    Doing the shutdown inside the signal handler itself could deadlock on a
+    lock the interrupted code holds; unwinding releases every lock first.
+    The process exits with code 143 (128 + SIGTERM), as shells report it.
+    """
 
 
 def _status_for(exc: BaseException, tb: TracebackType | None) -> tuple[RunStatus, str | None]:
+    if isinstance(exc, Terminated):
+        return RunStatus.KILLED, "terminated by SIGTERM"
     if isinstance(exc, KeyboardInterrupt):
         return RunStatus.KILLED, "interrupted (KeyboardInterrupt)"
     if isinstance(exc, SystemExit) and exc.code in (0, None):
@@ -174,12 +207,29 @@ def _status_for(exc: BaseException, tb: TracebackType | None) -> tuple[RunStatus
 
 
 class _State:
+    """Runs of this process: one stack per thread, and the writers of its stores."""
+
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.stack: list[ActiveRun] = []
+        self.local = threading.local()
+        self.stacks: list[list[ActiveRun]] = []  # every thread's stack, for exit
+        self.main_stack: list[ActiveRun] | None = None
         self.writers: dict[int, MetricWriter] = {}
         self.hooks_installed = False
-        self.uncaught: tuple[RunStatus, str] | None = None
+        self.sigterm_installed = False
+        self.uncaught: tuple[RunStatus, str | None] | None = None
+        self.terminated = False
+
+    def own_stack(self, create: bool = False) -> list[ActiveRun] | None:
+        stack: list[ActiveRun] | None = getattr(self.local, "stack", None)
+        if stack is None and create:
+            stack = []
+            self.local.stack = stack
+            with self.lock:
+                self.stacks.append(stack)
+                if threading.current_thread() is threading.main_thread():
+                    self.main_stack = stack
+        return stack
 
 
 _state = _State()
@@ -245,19 +295,22 @@ def start_run(
     from tane.tracking.context import CaptureSettings
 
     settings = CaptureSettings.from_value(capture)
-    top = _state.stack[-1] if _state.stack else None
+    parent = active_run()
     # A run started inside another goes to the same store unless told otherwise.
-    resolved = top.store if store is None and top is not None else _resolve_store(store)
+    resolved = parent.store if store is None and parent is not None else _resolve_store(store)
     tag_values = normalize_mapping(tags, "tag key")
+    stack = _state.own_stack(create=True)
+    assert stack is not None
     with _state.lock:
         _install_hooks()
-        parent = _state.stack[-1] if _state.stack else None
         if parent_id is None and parent is not None and parent.store is resolved:
             parent_id = parent.id
         owns_context = parent_id is None
         if run_id is not None:
             run = resolved.get_run(run_id)
-            resolved.update_run(run_id, status=RunStatus.RUNNING)
+            resolved.update_run(
+                run_id, status=RunStatus.RUNNING, host=owner_host(), pid=os.getpid()
+            )
             if tag_values:
                 resolved.log_batch(run_id, tags=tag_values)
             run = resolved.get_run(run_id)
@@ -276,13 +329,13 @@ def start_run(
                 name or _generate_name(),
                 parent_id=parent_id,
                 tags=tag_values,
-                host=socket.gethostname(),
+                host=owner_host(),
                 pid=os.getpid(),
             )
             if note:
                 resolved.update_run(run.id, note=note)
-        active = ActiveRun(resolved, run, _writer_for(resolved), owns_context)
-        _state.stack.append(active)
+        active = ActiveRun(resolved, run, _writer_for(resolved), owns_context, stack)
+        stack.append(active)
     try:
         if owns_context and run_id is None:
             _start_context(active, settings)
@@ -308,7 +361,7 @@ def _start_context(active: ActiveRun, settings: Any) -> None:
     thread.start()
     active._context_thread = thread
     writer = active._writer
-    if settings.logs and not any(r._capture for r in _state.stack if r is not active):
+    if settings.logs and not _capturing():
         from tane.tracking.logcapture import LogCapture
 
         capture = LogCapture()
@@ -342,8 +395,11 @@ def _start_context(active: ActiveRun, settings: Any) -> None:
 def _start_heartbeat(active: ActiveRun) -> None:
     last = [time.monotonic()]
 
+    # Often enough that a live run is never taken for a crashed one.
+    every = min(_HEARTBEAT_EVERY, heartbeat_timeout_ms() / 4000)
+
     def beat() -> None:
-        if time.monotonic() - last[0] >= _HEARTBEAT_EVERY:
+        if time.monotonic() - last[0] >= every:
             last[0] = time.monotonic()
             active.store.heartbeat([active.id], int(time.time() * 1000))
 
@@ -351,20 +407,27 @@ def _start_heartbeat(active: ActiveRun) -> None:
     active._writer.add_task(beat)
 
 
+def _capturing() -> bool:
+    """True when a run of this process already records the console output."""
+    with _state.lock:
+        return any(r._capture is not None for stack in _state.stacks for r in stack)
+
+
 def _end_run(active: ActiveRun, status: RunStatus, error: str | None) -> None:
     with _state.lock:
         if active.ended:
             return
-        if active in _state.stack:
-            # Runs started inside this one end with it.
-            while _state.stack[-1] is not active:
-                _finish(_state.stack[-1], status, None)
+        stack = active._stack
+        if active in stack:
+            # Runs started inside this one, in the same thread, end with it.
+            while stack and stack[-1] is not active:
+                _finish(stack[-1], status, None)
         _finish(active, status, error)
 
 
 def _finish(active: ActiveRun, status: RunStatus, error: str | None) -> None:
-    if active in _state.stack:
-        _state.stack.remove(active)
+    if active in active._stack:
+        active._stack.remove(active)
     active.ended = True
     for task in active._tasks:
         active._writer.remove_task(task)
@@ -390,16 +453,23 @@ def _finish(active: ActiveRun, status: RunStatus, error: str | None) -> None:
 
 
 def active_run() -> ActiveRun | None:
-    """Return the active run of this process, or None."""
-    stack = _state.stack
-    return stack[-1] if stack else None
+    """Return the active run: this thread's latest, else the main thread's, else None.
+
+    A run started in a thread is active in that thread. Threads that started
+    no run of their own (workers of a pool, say) see the main thread's run.
+    """
+    stack: list[ActiveRun] | None = getattr(_state.local, "stack", None)
+    if stack:
+        return stack[-1]
+    main = _state.main_stack
+    return main[-1] if main else None
 
 
 def _require() -> ActiveRun:
-    stack = _state.stack
-    if not stack:
+    run = active_run()
+    if run is None:
         raise NoActiveRun("no active run: start one with `with tane.start_run():` before logging")
-    return stack[-1]
+    return run
 
 
 def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
@@ -522,41 +592,44 @@ def flush() -> None:
 
 
 def _install_hooks() -> None:
-    if _state.hooks_installed:
-        return
-    _state.hooks_installed = True
-    atexit.register(_at_exit)
-    previous_hook = sys.excepthook
+    if not _state.hooks_installed:
+        _state.hooks_installed = True
+        atexit.register(_at_exit)
+        previous_hook = sys.excepthook
 
-    def excepthook(
-        exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
-    ) -> None:
-        _state.uncaught = _status_for(exc, tb)  # type: ignore[assignment]
-        previous_hook(exc_type, exc, tb)
+        def excepthook(
+            exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+        ) -> None:
+            _state.uncaught = _status_for(exc, tb)
+            previous_hook(exc_type, exc, tb)
 
-    sys.excepthook = excepthook
-    if threading.current_thread() is threading.main_thread():
+        sys.excepthook = excepthook
+    if not _state.sigterm_installed and threading.current_thread() is threading.main_thread():
+        _state.sigterm_installed = True
         previous = signal.getsignal(signal.SIGTERM)
 
         def on_sigterm(signum: int, frame: FrameType | None) -> None:
-            if previous == signal.SIG_IGN:
-                flush()
-                return
-            _end_all(RunStatus.KILLED, "terminated by SIGTERM")
+            # Only set a flag and raise: ending runs here could deadlock on a
+            # lock held by the code this signal interrupted.
+            _state.terminated = True
             if callable(previous):
-                previous(signum, frame)
-            else:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                os.kill(os.getpid(), signal.SIGTERM)
+                previous(signum, frame)  # the application shuts down its own way
+                return
+            if previous == signal.SIG_IGN:
+                return
+            raise Terminated(128 + signum)
 
         signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def _end_all(status: RunStatus, error: str | None) -> None:
     with _state.lock:
-        for run in reversed(list(_state.stack)):
+        stacks = [list(stack) for stack in _state.stacks]
+    for stack in stacks:
+        for depth in range(len(stack) - 1, -1, -1):
+            run = stack[depth]
             try:
-                _finish(run, status, error if run is _state.stack[0] else None)
+                _finish(run, status, error if depth == 0 else None)
             except Exception as exc:
                 print(f"tane: could not end run {run.id}: {exc}", file=sys.__stderr__)
     for writer in list(_state.writers.values()):
@@ -564,18 +637,22 @@ def _end_all(status: RunStatus, error: str | None) -> None:
 
 
 def _at_exit() -> None:
-    status, error = _state.uncaught or (RunStatus.FINISHED, None)
-    if _state.stack:
-        _end_all(status, error)
+    status: RunStatus
+    error: str | None
+    if _state.terminated:
+        status, error = RunStatus.KILLED, "terminated by SIGTERM"
     else:
-        for writer in list(_state.writers.values()):
-            writer.close()
+        status, error = _state.uncaught or (RunStatus.FINISHED, None)
+    _end_all(status, error)
 
 
 def _after_fork() -> None:
-    # A forked child starts with no active run and no writer thread of its own.
+    # A forked child has no active run. Its writers (reset by the writer module)
+    # stay known, so a run object inherited from the parent still flushes at exit.
     global _state
+    writers = _state.writers
     _state = _State()
+    _state.writers = writers
 
 
 os.register_at_fork(after_in_child=_after_fork)

@@ -56,7 +56,7 @@ def metric_value(key: str, value: object) -> float:
         )
     try:
         return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidInput(
             f"metric {key!r}: value {value!r} ({type(value).__name__}) cannot be read as a "
             "number; pass a float, an int or a 0-d array"
@@ -87,7 +87,14 @@ def param_number(text: str) -> float | None:
 
 
 def normalize_mapping(values: Mapping[str, Any] | None, what: str) -> dict[str, str]:
-    """Check every key and turn every value into text."""
+    """Check every key and turn every value into text (no NUL characters)."""
     if not values:
         return {}
-    return {check_key(k, what): param_text(v) for k, v in values.items()}
+    out = {check_key(k, what): param_text(v) for k, v in values.items()}
+    for key, text in out.items():
+        if "\x00" in text:
+            raise InvalidInput(
+                f"{what.split(maxsplit=1)[0]} {key!r}: the value contains a NUL character, which "
+                "databases cannot store; remove it or log the data as an artifact"
+            )
+    return out

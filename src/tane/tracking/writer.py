@@ -13,10 +13,11 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 
-from tane.errors import NotFound, TaneError
+from tane.errors import NotFound, StoreUnavailable, TaneError
 from tane.tracking.stores.base import PointTuple, Store
 
 #: Points waiting in one run's queue that wake the writer before its interval.
@@ -45,6 +46,12 @@ class MetricWriter:
         self._start_lock = threading.Lock()
         self._tasks: list[Callable[[], None]] = []
         self._warned = False
+        _writers.add(self)
+
+    @property
+    def stopped(self) -> bool:
+        """True when no thread flushes this writer (not started yet, or after a fork)."""
+        return self._thread is None
 
     def queue(self, run_id: str) -> deque[PointTuple]:
         """Return the queue of a run: append points to it, call ``wake`` when it is long."""
@@ -64,6 +71,8 @@ class MetricWriter:
 
     def wake(self) -> None:
         """Ask the thread to flush now rather than at the end of its interval."""
+        if self._thread is None:
+            self._start()
         self._wake.set()
 
     def add_task(self, task: Callable[[], None]) -> None:
@@ -97,7 +106,7 @@ class MetricWriter:
     def _flush_safely(self) -> None:
         try:
             self.flush()
-        except TaneError as exc:
+        except Exception as exc:  # the thread must survive whatever the store raises
             self._warn(f"tane: could not write metrics yet, will retry: {exc}")
 
     def _warn(self, message: str) -> None:
@@ -110,12 +119,15 @@ class MetricWriter:
         return sum(len(q) for q in list(self._queues.values()))
 
     def flush(self, run_id: str | None = None) -> None:
-        """Write the queued points (of one run, or all) now; raise the store's error.
+        """Write the queued points (of one run, or all) now.
 
-        Points of a run that no longer exists are dropped; on any other error
-        the points go back to the front of their queue, in order, for the next
-        attempt.
+        While the store is unavailable the points go back to the front of their
+        queue, in order, and the error is raised after the other runs were
+        tried. Points the store refuses for good (their run was deleted, or
+        the store rejects the data) are dropped with a warning, so one bad
+        batch cannot block every later point.
         """
+        first_error: BaseException | None = None
         with self._flush_lock:
             targets = [run_id] if run_id is not None else list(self._queues)
             for rid in targets:
@@ -132,10 +144,23 @@ class MetricWriter:
                     self.store.log_batch(rid, taken)
                 except NotFound:
                     self._warn(f"tane: run {rid} no longer exists; {len(taken)} points dropped")
+                except StoreUnavailable as exc:
+                    queue.extendleft(reversed(taken))
+                    first_error = first_error or exc
+                except Exception as exc:
+                    print(
+                        f"tane: the store refused {len(taken)} metric points of run {rid}, "
+                        f"which are dropped: {exc}",
+                        file=sys.__stderr__,
+                    )
                 except BaseException:
+                    # Interrupted (Ctrl-C, SIGTERM): keep the points for the final flush.
                     queue.extendleft(reversed(taken))
                     raise
-            self._warned = False
+            if first_error is None:
+                self._warned = False
+        if first_error is not None:
+            raise first_error
 
     def release(self, run_id: str) -> None:
         """Flush a run's points and forget its queue (the run has ended)."""
@@ -158,3 +183,32 @@ class MetricWriter:
                 self.flush()
             except TaneError:
                 time.sleep(0.2)
+        if self.pending():
+            print(
+                f"tane: {self.pending()} metric points could not be written to "
+                f"{self.store.uri} before exit",
+                file=sys.__stderr__,
+            )
+
+    def _after_fork(self) -> None:
+        # The child has no writer thread; the parent's queued points and
+        # periodic tasks are the parent's to handle.
+        self._flush_lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = None
+        self._tasks = []
+        for queue in self._queues.values():
+            queue.clear()
+
+
+_writers: weakref.WeakSet[MetricWriter] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for writer in list(_writers):
+        writer._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)

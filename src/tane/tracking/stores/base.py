@@ -6,6 +6,7 @@ in :mod:`tane.testing.stores` checks one against the contract.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Literal, NamedTuple, Protocol, runtime_checkable
@@ -13,6 +14,31 @@ from typing import BinaryIO, Literal, NamedTuple, Protocol, runtime_checkable
 from tane.tracking.entities import ArtifactInfo, Experiment, Metric, Run, RunStatus
 
 RunView = Literal["active", "deleted", "all"]
+
+
+def heartbeat_timeout_ms() -> int:
+    """A RUNNING run whose heartbeat is older than this is reported CRASHED.
+
+    TANE_HEARTBEAT_TIMEOUT seconds, default 120; the owner beats at least
+    four times within it.
+    """
+    return int(float(os.environ.get("TANE_HEARTBEAT_TIMEOUT", "120")) * 1000)
+
+
+def owner_host() -> str:
+    """This process's host as runs record it, to tell whether a run's owner is alive.
+
+    The host name alone is not enough: containers sharing the host's network
+    share its name but not its process ids, so the PID namespace is added.
+    """
+    import socket
+
+    host = socket.gethostname()
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return host
+    return f"{host}#{namespace}"
 
 
 #: A metric point as a plain tuple: (key, value, step, timestamp). MetricPoint is one.
@@ -91,8 +117,10 @@ class Store(Protocol):
         end_time: int | None = None,
         name: str | None = None,
         note: str | None = None,
+        host: str | None = None,
+        pid: int | None = None,
     ) -> None:
-        """Change a run's status, end time, name or note; raise RunNotFound."""
+        """Change a run's status, end time, name, note or owner; raise RunNotFound."""
         ...
 
     def heartbeat(self, run_ids: Sequence[str], now: int) -> None:

@@ -13,7 +13,6 @@ import binascii
 import json
 import math
 import os
-import socket
 import threading
 import time
 import uuid
@@ -32,6 +31,7 @@ from tane.errors import (
     RunNotFound,
     SchemaVersionError,
     StoreError,
+    StoreUnavailable,
 )
 from tane.tracking.artifacts import ArtifactRepository
 from tane.tracking.entities import (
@@ -43,11 +43,20 @@ from tane.tracking.entities import (
     RunStatus,
 )
 from tane.tracking.stores import _schema as t
-from tane.tracking.stores.base import PointTuple, PurgeReport, RunPage, RunView
+from tane.tracking.stores.base import (
+    PointTuple,
+    PurgeReport,
+    RunPage,
+    RunView,
+    heartbeat_timeout_ms,
+    owner_host,
+)
 from tane.tracking.values import check_key, param_number
 
-_HOST = socket.gethostname()
 _SQLITE_BUSY_MS = 60_000
+_RETRIES = 5
+# PostgreSQL: deadlock detected, serialization failure.
+_RETRYABLE_SQLSTATES = ("40P01", "40001")
 
 
 _STATUS = {status.value: status for status in RunStatus}
@@ -55,11 +64,6 @@ _STATUS = {status.value: status for status in RunStatus}
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def heartbeat_timeout_ms() -> int:
-    """A RUNNING run whose heartbeat is older than this is reported CRASHED."""
-    return int(float(os.environ.get("TANE_HEARTBEAT_TIMEOUT", "120")) * 1000)
 
 
 class SqlStore:
@@ -138,32 +142,45 @@ class SqlStore:
                 conn = raw.execution_options(tane_write=True)
                 with conn.begin():
                     yield conn
-        except sa.exc.OperationalError as exc:
+        except sa.exc.IntegrityError:
+            raise  # callers turn a taken name or key into their own error
+        except sa.exc.DBAPIError as exc:
             raise self._wrap(exc) from exc
+        except OverflowError as exc:
+            raise StoreError(f"store {self.uri} refused a value: {exc}") from exc
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         try:
             with self._engine.connect() as conn, conn.begin():
                 yield conn
-        except sa.exc.OperationalError as exc:
+        except sa.exc.DBAPIError as exc:
             raise self._wrap(exc) from exc
+        except OverflowError as exc:
+            raise InvalidInput(f"a value in the query is out of range: {exc}") from exc
 
     def _wrap(self, exc: sa.exc.DBAPIError) -> StoreError:
-        text = str(exc.orig) if exc.orig is not None else str(exc)
+        text = " ".join((str(exc.orig) if exc.orig is not None else str(exc)).split())
         if "file is not a database" in text or "malformed" in text:
             return StoreError(
                 f"the store database {self.uri} is corrupt or not a tane store ({text}); "
                 "move the file away to start a new store, or point TANE_STORE elsewhere"
             )
+        if "disk" in text and "full" in text:
+            return StoreUnavailable(
+                f"cannot write to {self.uri}: the disk is full ({text}); free space and the "
+                "queued points are written on the next try"
+            )
+        if _sqlstate(exc) in _RETRYABLE_SQLSTATES:
+            return StoreUnavailable(f"store {self.uri}: a concurrent write conflicted ({text})")
         if isinstance(exc, sa.exc.OperationalError) and _is_locked(exc):
-            return StoreError(
+            return StoreUnavailable(
                 f"the store {self.uri} stayed locked by another process for "
                 f"{_SQLITE_BUSY_MS // 1000} s; retry, or look for a process stuck holding it"
             )
-        if "disk" in text and "full" in text:
-            return StoreError(f"cannot write to {self.uri}: the disk is full ({text})")
-        return StoreError(f"store {self.uri}: {text}")
+        if isinstance(exc, sa.exc.OperationalError):
+            return StoreUnavailable(f"store {self.uri} is unavailable: {text}")
+        return StoreError(f"store {self.uri} refused the data: {text}")
 
     def close(self) -> None:
         self._engine.dispose()
@@ -213,6 +230,14 @@ class SqlStore:
     def _read_revision(self) -> tuple[str | None, str | None]:
         with self._engine.connect() as conn:
             names = set(sa.inspect(conn).get_table_names())
+            if names and not {"alembic_version", "store_info"} <= names:
+                # Refuse to add tane's tables to another application's database.
+                others = ", ".join(sorted(names)[:5])
+                hint = " (an MLflow database?)" if "alembic_version" in names else ""
+                raise StoreError(
+                    f"{self.uri} is not a tane store: it holds other tables ({others}){hint}; "
+                    "point TANE_STORE at a new file, folder or empty database"
+                )
             if "alembic_version" not in names:
                 return None, None
             revision = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
@@ -405,7 +430,8 @@ class SqlStore:
         host: str | None = None,
         pid: int | None = None,
     ) -> Run:
-        exp = self.get_experiment(experiment_id)
+        exp_id = self._experiment_id(experiment_id)
+        name = _check_run_name(name)
         run_id = uuid.uuid4().hex
         start = start_time if start_time is not None else now_ms()
         with self._write() as conn:
@@ -418,7 +444,7 @@ class SqlStore:
             conn.execute(
                 t.runs.insert().values(
                     id=run_id,
-                    experiment_id=int(exp.id),
+                    experiment_id=exp_id,
                     name=name,
                     parent_id=parent_id,
                     status=RunStatus.RUNNING.value,
@@ -427,7 +453,7 @@ class SqlStore:
                     host=host,
                     pid=pid,
                     note="",
-                    artifact_uri=self.artifacts.run_uri(exp.id, run_id),
+                    artifact_uri=self.artifacts.run_uri(str(exp_id), run_id),
                     deleted=False,
                 )
             )
@@ -438,7 +464,7 @@ class SqlStore:
                 )
             conn.execute(
                 t.experiments.update()
-                .where(t.experiments.c.id == int(exp.id))
+                .where(t.experiments.c.id == exp_id)
                 .values(last_activity=start)
             )
         return self._get_run(run_id)
@@ -451,8 +477,14 @@ class SqlStore:
         end_time: int | None = None,
         name: str | None = None,
         note: str | None = None,
+        host: str | None = None,
+        pid: int | None = None,
     ) -> None:
         values: dict[str, Any] = {}
+        if host is not None:
+            values["host"] = host
+        if pid is not None:
+            values["pid"] = pid
         if status is not None:
             values["status"] = RunStatus.parse(status).value
             if status is RunStatus.RUNNING:
@@ -461,7 +493,7 @@ class SqlStore:
         if end_time is not None:
             values["end_time"] = end_time
         if name is not None:
-            values["name"] = name
+            values["name"] = _check_run_name(name)
         if note is not None:
             values["note"] = note
         if not values:
@@ -476,16 +508,11 @@ class SqlStore:
         if not run_ids:
             return
         with self._write() as conn:
-            # A run declared CRASHED while its process was only asleep comes back
-            # (a reaped run's end time is its last heartbeat; a run ended on purpose
-            # has its own end time).
+            # Only a live owner sends heartbeats: a run declared CRASHED while its
+            # process was merely suspended comes back.
             conn.execute(
                 t.runs.update()
-                .where(
-                    t.runs.c.id.in_(run_ids),
-                    t.runs.c.status == RunStatus.CRASHED.value,
-                    t.runs.c.end_time == t.runs.c.heartbeat,
-                )
+                .where(t.runs.c.id.in_(run_ids), t.runs.c.status == RunStatus.CRASHED.value)
                 .values(status=RunStatus.RUNNING.value, end_time=None)
             )
             conn.execute(t.runs.update().where(t.runs.c.id.in_(run_ids)).values(heartbeat=now))
@@ -499,6 +526,26 @@ class SqlStore:
     ) -> None:
         if not metrics and not params and not tags:
             return
+        for attempt in range(_RETRIES):
+            try:
+                self._log_batch(run_id, metrics, params, tags)
+                return
+            except StoreUnavailable as exc:
+                # PostgreSQL ends one of two conflicting transactions at once
+                # (deadlock, serialization): running it again succeeds.
+                if _sqlstate(exc.__cause__) not in _RETRYABLE_SQLSTATES or (
+                    attempt == _RETRIES - 1
+                ):
+                    raise
+                time.sleep(0.02 * (2**attempt))
+
+    def _log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[PointTuple],
+        params: Mapping[str, str] | None,
+        tags: Mapping[str, str] | None,
+    ) -> None:
         with self._write() as conn:
             row = conn.execute(sa.select(t.runs.c.deleted).where(t.runs.c.id == run_id)).first()
             if row is None:
@@ -514,7 +561,7 @@ class SqlStore:
                 _upsert(
                     conn,
                     t.tags,
-                    [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
+                    [{"run_id": run_id, "key": k, "value": tags[k]} for k in sorted(tags)],
                     ["run_id", "key"],
                     ["value"],
                 )
@@ -523,7 +570,19 @@ class SqlStore:
         self._series.update(found)
 
     def _insert_params(self, conn: Connection, run_id: str, params: Mapping[str, str]) -> None:
-        existing = dict(
+        rows = [
+            {"run_id": run_id, "key": k, "value": params[k], "value_num": param_number(params[k])}
+            for k in sorted(params)
+        ]
+        # Insert what is new and leave what exists, atomically (two writers of the
+        # same param cannot both insert), then compare what is stored.
+        conn.execute(
+            _dialect_insert(conn, t.params).on_conflict_do_nothing(
+                index_elements=["run_id", "key"]
+            ),
+            rows,
+        )
+        stored = dict(
             conn.execute(
                 sa.select(t.params.c.key, t.params.c.value).where(
                     t.params.c.run_id == run_id, t.params.c.key.in_(list(params))
@@ -531,20 +590,13 @@ class SqlStore:
             ).all()
         )
         for key, value in params.items():
-            old = existing.get(key)
+            old = stored.get(key)
             if old is not None and old != value:
                 raise ParamConflict(
                     f"param {key!r} of run {run_id} is already {old!r} and cannot become "
                     f"{value!r}: params record what a run started with. Start a new run for "
                     "the new value, or log a value that changes as a metric or tag"
                 )
-        new = [
-            {"run_id": run_id, "key": k, "value": v, "value_num": param_number(v)}
-            for k, v in params.items()
-            if k not in existing
-        ]
-        if new:
-            conn.execute(t.params.insert(), new)
 
     def _insert_metrics(
         self, conn: Connection, run_id: str, points: Sequence[PointTuple]
@@ -555,7 +607,8 @@ class SqlStore:
             cur = latest.get(p[0])
             if cur is None or (p[2], p[3]) >= (cur[2], cur[3]):
                 latest[p[0]] = p
-        _upsert_latest(conn, run_id, list(latest.values()))
+        # Sorted, so two writers of one run lock the same rows in the same order.
+        _upsert_latest(conn, run_id, [latest[k] for k in sorted(latest)])
         known = self._series
         missing = [k for k in latest if (run_id, k) not in known]
         found: dict[tuple[str, str], int] = {}
@@ -604,6 +657,7 @@ class SqlStore:
         params: dict[str, dict[str, str]] = {i: {} for i in ids}
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
         metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
+        steps: dict[str, dict[str, int]] = {i: {} for i in ids}
         mark = "?" if self.is_sqlite else "%s"
         for chunk in _chunks(ids, 300):
             # One round trip for params, tags and latest metrics of the whole page,
@@ -614,7 +668,7 @@ class SqlStore:
                 f"WHERE run_id IN ({marks}) "
                 "UNION ALL SELECT 1, run_id, key, value, CAST(NULL AS DOUBLE PRECISION) FROM tags "
                 f"WHERE run_id IN ({marks}) "
-                "UNION ALL SELECT 2, run_id, key, CAST(NULL AS TEXT), value FROM latest_metrics "
+                "UNION ALL SELECT 2, run_id, key, CAST(step AS TEXT), value FROM latest_metrics "
                 f"WHERE run_id IN ({marks})"
             )
             for kind, rid, key, text, number in conn.exec_driver_sql(
@@ -626,6 +680,7 @@ class SqlStore:
                     tags[rid][key] = text
                 else:
                     metrics[rid][key] = math.nan if number is None else number
+                    steps[rid][key] = int(text)
         return [
             Run(
                 id=r.id,
@@ -643,6 +698,7 @@ class SqlStore:
                 artifact_uri=r.artifact_uri,
                 deleted=bool(r.deleted),
                 heartbeat=r.heartbeat,
+                metric_steps=steps[r.id],
             )
             for r in rows
         ]
@@ -770,11 +826,16 @@ class SqlStore:
         freed = 0
         purged: list[str] = []
         for chunk in _chunks(rows, 200):
-            # Artifacts go first: if that fails the metadata still points at them.
-            for r in chunk:
-                freed += self.artifacts.delete_run(r.artifact_uri)
-            ids = [r.id for r in chunk]
             with self._write() as conn:
+                # Checked again inside the transaction: a run restored meanwhile stays.
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        sa.select(t.runs.c.id).where(
+                            t.runs.c.id.in_([r.id for r in chunk]), t.runs.c.deleted == sa.true()
+                        )
+                    )
+                ]
                 series = sa.select(t.latest_metrics.c.id).where(t.latest_metrics.c.run_id.in_(ids))
                 conn.execute(t.metrics.delete().where(t.metrics.c.series_id.in_(series)))
                 for table in (t.latest_metrics, t.params, t.tags):
@@ -783,8 +844,13 @@ class SqlStore:
                     t.runs.update().where(t.runs.c.parent_id.in_(ids)).values(parent_id=None)
                 )
                 conn.execute(t.runs.delete().where(t.runs.c.id.in_(ids)))
-            purged.extend(ids)
+            # Artifacts go after the commit: a folder left by a failure here is
+            # harmless, a run without its artifacts would not be.
             gone = set(ids)
+            for r in chunk:
+                if r.id in gone:
+                    freed += self.artifacts.delete_run(r.artifact_uri)
+            purged.extend(ids)
             self._series = {k: v for k, v in self._series.items() if k[0] not in gone}
         if purged and self.is_sqlite:
             freed += self._vacuum()
@@ -795,12 +861,20 @@ class SqlStore:
         if path is None:
             return 0
         before = _file_size(path) + _file_size(path + "-wal")
+        import sqlite3
+
+        # VACUUM cannot run inside a transaction, so it goes to the driver
+        # connection directly (in autocommit mode, see _create_engine).
+        raw = self._engine.raw_connection()
         try:
-            with self._engine.connect() as conn:
-                conn.exec_driver_sql("VACUUM")
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sa.exc.OperationalError:
+            cursor = raw.cursor()
+            cursor.execute("VACUUM")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.close()
+        except sqlite3.OperationalError:
             return 0  # busy: another process holds the database; space is reused anyway
+        finally:
+            raw.close()
         after = _file_size(path) + _file_size(path + "-wal")
         return max(0, before - after)
 
@@ -819,19 +893,26 @@ class SqlStore:
                         r.c.status == RunStatus.RUNNING.value
                     )
                 ).all()
+            here = owner_host()
             dead = [
                 (row.id, row.heartbeat)
                 for row in rows
                 if (row.heartbeat or 0) < stale
-                or (row.host == _HOST and row.pid is not None and not _pid_alive(row.pid))
+                or (row.host == here and row.pid is not None and not _pid_alive(row.pid))
             ]
             if not dead:
                 return
             with self._write() as conn:
                 for run_id, beat in dead:
+                    # Only if nothing changed since it was read: a heartbeat that
+                    # arrived meanwhile proves the owner alive.
                     conn.execute(
                         r.update()
-                        .where(r.c.id == run_id, r.c.status == RunStatus.RUNNING.value)
+                        .where(
+                            r.c.id == run_id,
+                            r.c.status == RunStatus.RUNNING.value,
+                            r.c.heartbeat == beat if beat is not None else r.c.heartbeat.is_(None),
+                        )
                         .values(status=RunStatus.CRASHED.value, end_time=beat)
                     )
         except StoreError:
@@ -911,12 +992,28 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
         conn.commit()
 
 
+def _check_run_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(f"run name {name!r} is empty: give it a name, or leave it out")
+    if len(name) > t.KEY_LENGTH:
+        raise InvalidInput(f"run name has {len(name)} characters: use at most {t.KEY_LENGTH}")
+    if "\x00" in name:
+        raise InvalidInput("run name contains a NUL character")
+    return name
+
+
 def _check_experiment_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput(f"experiment name {name!r} is empty: give it a name")
     if len(name) > 500:
         raise InvalidInput(f"experiment name has {len(name)} characters: use at most 500")
     return name
+
+
+def _sqlstate(exc: BaseException | None) -> str | None:
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None)
+    return state if isinstance(state, str) else None
 
 
 def _is_locked(exc: sa.exc.OperationalError) -> bool:
@@ -959,7 +1056,7 @@ def _decode_token(token: str | None) -> int:
         raise InvalidInput(
             f"page token {token!r} is not one tane gave out: pass the token of the previous page"
         ) from None
-    if not isinstance(offset, int) or offset < 0:
+    if not isinstance(offset, int) or not 0 <= offset < 2**62:
         raise InvalidInput(f"page token {token!r} is not one tane gave out")
     return offset
 
