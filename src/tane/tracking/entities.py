@@ -82,7 +82,7 @@ class Metric:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Run:
     """A run as stored: identity, status, times, and its params, metrics and tags.
 

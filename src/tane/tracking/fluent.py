@@ -141,10 +141,12 @@ class ActiveRun:
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Store params now; raise ParamConflict if one already holds another value."""
         self.store.log_batch(self.id, params=normalize_mapping(params, "param key"))
+        _raise_if_terminated()
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Set tags now (a tag may change)."""
         self.store.log_batch(self.id, tags=normalize_mapping(tags, "tag key"))
+        _raise_if_terminated()
 
     def set_note(self, text: str) -> None:
         """Replace the run's markdown note."""
@@ -162,6 +164,7 @@ class ActiveRun:
     def flush(self) -> None:
         """Write every queued metric point now."""
         self._writer.flush(self.id)
+        _raise_if_terminated()
 
     # ending --------------------------------------------------------------
 
@@ -219,6 +222,8 @@ class _State:
         self.sigterm_installed = False
         self.uncaught: tuple[RunStatus, str | None] | None = None
         self.terminated = False
+        self.deferred_signals = 0
+        self.pending_terminate = False
 
     def own_stack(self, create: bool = False) -> list[ActiveRun] | None:
         stack: list[ActiveRun] | None = getattr(self.local, "stack", None)
@@ -586,6 +591,7 @@ def flush() -> None:
     """Write every queued metric point of this process now."""
     for writer in list(_state.writers.values()):
         writer.flush()
+    _raise_if_terminated()
 
 
 # -- process hooks: exit, uncaught exceptions, SIGTERM, fork --------------------
@@ -617,9 +623,49 @@ def _install_hooks() -> None:
                 return
             if previous == signal.SIG_IGN:
                 return
+            if _inside_store_code(frame) and _state.deferred_signals < 3000:
+                # Raising in the middle of a database transaction or a flush could
+                # leave a connection holding the write lock. tane's own calls raise
+                # it when they return (_raise_if_terminated); code that never calls
+                # tane again is interrupted by the same signal 10 ms later.
+                _state.deferred_signals += 1
+                _state.pending_terminate = True
+                threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
+                return
+            _state.pending_terminate = False
             raise Terminated(128 + signum)
 
         signal.signal(signal.SIGTERM, on_sigterm)
+
+
+_UNSAFE_MODULES = (
+    "tane.tracking",
+    "sqlalchemy",
+    "sqlite3",
+    "psycopg",
+    "alembic",
+    "fsspec",
+    "filelock",
+)
+
+
+def _raise_if_terminated() -> None:
+    """Raise the SIGTERM that arrived while the main thread was inside tane."""
+    if _state.pending_terminate and threading.current_thread() is threading.main_thread():
+        _state.pending_terminate = False
+        raise Terminated(128 + signal.SIGTERM)
+
+
+def _inside_store_code(frame: FrameType | None) -> bool:
+    """True if the interrupted code is tane's own or its database and file layers."""
+    depth = 0
+    while frame is not None and depth < 80:
+        name = frame.f_globals.get("__name__", "")
+        if isinstance(name, str) and name.startswith(_UNSAFE_MODULES):
+            return True
+        frame = frame.f_back
+        depth += 1
+    return False
 
 
 def _end_all(status: RunStatus, error: str | None) -> None:

@@ -671,9 +671,14 @@ class SqlStore:
                 "UNION ALL SELECT 2, run_id, key, CAST(step AS TEXT), value FROM latest_metrics "
                 f"WHERE run_id IN ({marks})"
             )
-            for kind, rid, key, text, number in conn.exec_driver_sql(
-                sql, tuple(chunk) * 3
-            ).fetchall():
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                # The driver's cursor directly: its rows are plain tuples already.
+                cursor.execute(sql, tuple(chunk) * 3)
+                fetched = cursor.fetchall()
+            finally:
+                cursor.close()
+            for kind, rid, key, text, number in fetched:
                 if kind == 0:
                     params[rid][key] = text
                 elif kind == 1:
