@@ -6,11 +6,15 @@
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
 
 from tane._version import __version__
 
+# Not imported from typing: importing typing alone costs more than the rest of
+# `import tane` (see docs/benchmarks.md).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from tane.errors import (
         ExperimentNotFound,
         InvalidFilter,

@@ -119,7 +119,7 @@ def apply_order(stmt: sa.Select[Unpack[_Ts]], keys: Sequence[OrderKey]) -> sa.Se
 
 def metric_lead(
     expr: Expr | None, keys: Sequence[OrderKey]
-) -> tuple[sa.FromClause, list[sa.ColumnElement[bool]], sa.ColumnElement[Any]] | None:
+) -> tuple[sa.FromClause, list[sa.ColumnElement[bool]], sa.ColumnElement[Any], Expr | None] | None:
     """A faster plan for "filter on metric M, order by M": drive the query from M's index.
 
     When the first order key is a metric that every matching run must have
@@ -132,8 +132,8 @@ def metric_lead(
     Returns:
         None when the shortcut does not apply; else the aliased table to start
         the FROM clause with, the conditions on it (its key and the filter's
-        comparisons, repeated on the alias so an index range can be used), and
-        the ORDER BY term for the first key.
+        comparisons on it, moved to the alias so an index range can be used),
+        the ORDER BY term for the first key, and what remains of the filter.
     """
     if not keys or keys[0].entity != "metric" or expr is None:
         return None
@@ -152,7 +152,9 @@ def metric_lead(
     lead = latest_metrics.alias("lead_metric")
     criteria = [lead.c.key == key, *(_metric(c, lead.c.value) for c in required)]
     term = lead.c.value.asc() if keys[0].ascending else lead.c.value.desc()
-    return lead, criteria, term.nulls_last()
+    rest = tuple(c for c in conjuncts if c not in required)
+    remaining: Expr | None = None if not rest else rest[0] if len(rest) == 1 else And(rest)
+    return lead, criteria, term.nulls_last(), remaining
 
 
 def _attribute_column(name: str) -> sa.ColumnElement[Any]:

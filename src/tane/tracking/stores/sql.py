@@ -730,7 +730,7 @@ class SqlStore:
         if lead is None:
             stmt = self._run_select()
         else:
-            lead_table, lead_criteria, lead_order = lead
+            lead_table, lead_criteria, lead_order, expr = lead
             stmt = (
                 sa.select(*t.runs.c, t.experiments.c.name.label("experiment_name"))
                 .select_from(lead_table)
