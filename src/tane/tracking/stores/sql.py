@@ -86,7 +86,10 @@ class SqlStore:
         self._engine = self._create_engine()
         self._last_reap = -1e9
         self._series: dict[tuple[str, str], int] = {}
-        self._experiment_ids: dict[str, int] = {}  # (run id, metric key) -> series id
+        self._experiment_ids: dict[str, int] = {}
+        self._statements: dict[
+            tuple[Any, ...], sa.Select[Any]
+        ] = {}  # (run id, metric key) -> series id
         self.reap_interval = 5.0
         self._lock = threading.Lock()
         auto_upgrade = self.is_sqlite if upgrade is None else upgrade
@@ -717,15 +720,46 @@ class SqlStore:
         page_token: str | None = None,
         view: RunView = "active",
     ) -> RunPage:
-        from tane.tracking.query import parse_filter, parse_order_by
-        from tane.tracking.stores._sql_filter import apply_order, filter_clause, metric_lead
 
         if max_results < 1:
             raise InvalidInput(f"max_results must be at least 1, got {max_results}")
-        expr = parse_filter(filter_string or "")
-        keys = [parse_order_by(clause) for clause in order_by]
         offset = _decode_token(page_token)
         self._reap_crashed()
+        exp_ids = (
+            None
+            if experiment_ids is None
+            else tuple(self._experiment_id(exp) for exp in experiment_ids)
+        )
+        # The same query is asked again and again (a UI polling, a notebook in a
+        # loop): its statement is built once.
+        cache_key = (filter_string, tuple(order_by), exp_ids, view, max_results, offset)
+        stmt = self._statements.get(cache_key)
+        if stmt is None:
+            stmt = self._search_statement(filter_string, order_by, exp_ids, view)
+            stmt = stmt.limit(max_results + 1).offset(offset)
+            if len(self._statements) >= 128:
+                self._statements.pop(next(iter(self._statements)))
+            self._statements[cache_key] = stmt
+        with self._read() as conn:
+            runs = self._load_runs(conn, stmt)
+        token = None
+        if len(runs) > max_results:
+            runs = runs[:max_results]
+            token = _encode_token(offset + max_results)
+        return RunPage(runs, token)
+
+    def _search_statement(
+        self,
+        filter_string: str,
+        order_by: Sequence[str],
+        exp_ids: tuple[int, ...] | None,
+        view: RunView,
+    ) -> sa.Select[Any]:
+        from tane.tracking.query import parse_filter, parse_order_by
+        from tane.tracking.stores._sql_filter import apply_order, filter_clause, metric_lead
+
+        expr = parse_filter(filter_string or "")
+        keys = [parse_order_by(clause) for clause in order_by]
         lead = metric_lead(expr, keys)
         if lead is None:
             stmt = self._run_select()
@@ -740,23 +774,15 @@ class SqlStore:
                 .order_by(lead_order)
             )
             keys = keys[1:]
-        if experiment_ids is not None:
-            ids = [self._experiment_id(exp) for exp in experiment_ids]
-            stmt = stmt.where(t.runs.c.experiment_id.in_(ids))
+        if exp_ids is not None:
+            stmt = stmt.where(t.runs.c.experiment_id.in_(exp_ids))
         if view == "active":
             stmt = stmt.where(t.runs.c.deleted == sa.false())
         elif view == "deleted":
             stmt = stmt.where(t.runs.c.deleted == sa.true())
         if expr is not None:
             stmt = stmt.where(filter_clause(expr))
-        stmt = apply_order(stmt, keys).limit(max_results + 1).offset(offset)
-        with self._read() as conn:
-            runs = self._load_runs(conn, stmt)
-        token = None
-        if len(runs) > max_results:
-            runs = runs[:max_results]
-            token = _encode_token(offset + max_results)
-        return RunPage(runs, token)
+        return apply_order(stmt, keys)
 
     def get_metric_history(
         self,
