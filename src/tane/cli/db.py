@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from tane.cli._context import state
@@ -29,56 +27,22 @@ def _store_uri(store: str | None) -> str:
 
 
 def database_url(uri: str) -> tuple[str, str | None]:
-    """Return the database URL of a store URI and, for a folder store, its artifact folder.
-
-    Raises:
-        StoreError: The URI names a server or an unknown kind of store.
-    """
-    scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
-    if scheme in ("http", "https"):
+    """Return the database URL of a store URI and, for a folder store, its artifact folder."""
+    if uri.split("://", 1)[0].lower() in ("http", "https"):
         raise StoreError(
             f"store {uri} is a tane server: it upgrades its own database; "
             "run `tane db upgrade` where the server runs, against its database"
         )
-    if scheme.startswith(("sqlite", "postgres")):
-        return uri, None
-    if scheme == "file":
-        uri = uri[len("file://") :]
-    elif scheme:
-        raise StoreError(
-            f"store {uri}: unknown scheme {scheme!r}; a store is a folder, "
-            "sqlite:///file.db or postgresql://user@host/db"
-        )
-    folder = Path(uri).expanduser().resolve()
-    return f"sqlite:///{folder / 'tane.db'}", str(folder / "artifacts")
+    from tane.tracking.stores import database_location
+
+    return database_location(uri)
 
 
 def read_revision(db_url: str) -> str | None:
-    """Return the schema revision of a store database, None if it has no tane schema yet.
+    """Return the schema revision of a store database, None if it has no tane schema yet."""
+    from tane.tracking.stores.sql import schema_revision
 
-    Raises:
-        StoreError: The database cannot be reached or read.
-    """
-    import sqlalchemy as sa
-
-    from tane.tracking.stores.sql import normalize_db_url, sqlite_path
-
-    if db_url.startswith("sqlite"):
-        path = sqlite_path(db_url)
-        if path is not None and not Path(path).is_file():
-            return None
-    engine = sa.create_engine(normalize_db_url(db_url))
-    try:
-        with engine.connect() as conn:
-            if not sa.inspect(conn).has_table("alembic_version"):
-                return None
-            value = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-            return None if value is None else str(value)
-    except sa.exc.DBAPIError as exc:
-        safe = sa.engine.make_url(normalize_db_url(db_url)).render_as_string(hide_password=True)
-        raise StoreError(f"cannot read the store database {safe}: {exc.orig}") from None
-    finally:
-        engine.dispose()
+    return schema_revision(db_url)
 
 
 def _head() -> str:

@@ -31,9 +31,13 @@ def open_store(uri: str, artifact_root: str | None = None) -> Store:
         return store
 
 
-def _open(uri: str, artifact_root: str | None) -> Store:
-    from tane.tracking.stores.sql import SqlStore
+def database_location(uri: str) -> tuple[str, str | None]:
+    """Return the database URL of a store URI and, for a folder store, its artifact folder.
 
+    Raises:
+        StoreError: The URI names a server, an unknown kind of store, or a file
+            where a folder was expected.
+    """
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
     if scheme in ("http", "https"):
         raise StoreError(
@@ -41,7 +45,7 @@ def _open(uri: str, artifact_root: str | None) -> Store:
             "use a folder, sqlite:///file.db or postgresql://user@host/db"
         )
     if scheme.startswith(("sqlite", "postgres")):
-        return SqlStore(uri, artifact_root)
+        return uri, None
     if scheme == "file":
         uri = uri[len("file://") :]
     elif scheme:
@@ -54,7 +58,14 @@ def _open(uri: str, artifact_root: str | None) -> Store:
         raise StoreError(
             f"store {folder} is a file, not a folder: for a SQLite file use sqlite:///{folder}"
         )
-    return SqlStore(f"sqlite:///{folder / 'tane.db'}", artifact_root or str(folder / "artifacts"))
+    return f"sqlite:///{folder / 'tane.db'}", str(folder / "artifacts")
+
+
+def _open(uri: str, artifact_root: str | None) -> Store:
+    from tane.tracking.stores.sql import SqlStore
+
+    db_url, folder_artifacts = database_location(uri)
+    return SqlStore(db_url, artifact_root or folder_artifacts)
 
 
 def clear_cache() -> None:

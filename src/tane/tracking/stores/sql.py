@@ -1010,6 +1010,33 @@ def default_artifact_root(db_url: str) -> str:
     return str(Path.cwd() / "tane-artifacts")
 
 
+def schema_revision(db_url: str) -> str | None:
+    """Return the schema revision of a store database, None if it has no tane schema yet.
+
+    Reads only; a missing SQLite file is not created.
+
+    Raises:
+        StoreError: The database cannot be reached or read.
+    """
+    if db_url.startswith("sqlite"):
+        path = sqlite_path(db_url)
+        if path is not None and not Path(path).is_file():
+            return None
+    engine = sa.create_engine(normalize_db_url(db_url))
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            value = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            return None if value is None else str(value)
+    except sa.exc.DBAPIError as exc:
+        safe = sa.engine.make_url(db_url).render_as_string(hide_password=True)
+        reason = " ".join(str(exc.orig).split())
+        raise StoreError(f"cannot read the store database {safe}: {reason}") from None
+    finally:
+        engine.dispose()
+
+
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:
     """Apply Alembic migrations up to ``revision`` (under the caller's lock)."""
     from alembic import command
