@@ -15,6 +15,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from tane.config._app import main
+    from tane.config._capture import capture
+    from tane.config._compose import compose
+    from tane.config._context import active_config
+    from tane.config._instantiate import instantiate
     from tane.errors import (
         ExperimentNotFound,
         InvalidFilter,
@@ -41,6 +46,7 @@ if TYPE_CHECKING:
         log_param,
         log_params,
         log_text,
+        run_dir,
         set_note,
         set_tag,
         set_tags,
@@ -64,6 +70,12 @@ _LAZY = {
     "log_text": "tane.tracking.fluent",
     "log_dict": "tane.tracking.fluent",
     "log_figure": "tane.tracking.fluent",
+    "run_dir": "tane.tracking.fluent",
+    "main": "tane.config._app",
+    "compose": "tane.config._compose",
+    "capture": "tane.config._capture",
+    "instantiate": "tane.config._instantiate",
+    "active_config": "tane.config._context",
     "flush": "tane.tracking.fluent",
     "Client": "tane.tracking.client",
     "Run": "tane.tracking.entities",
@@ -96,9 +108,13 @@ __all__ = [
     "StoreError",
     "TaneError",
     "__version__",
+    "active_config",
     "active_run",
+    "capture",
+    "compose",
     "end_run",
     "flush",
+    "instantiate",
     "log_artifact",
     "log_artifacts",
     "log_dict",
@@ -108,6 +124,8 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "main",
+    "run_dir",
     "set_note",
     "set_tag",
     "set_tags",

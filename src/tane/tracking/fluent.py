@@ -69,6 +69,7 @@ class ActiveRun:
         self._sampler: Any = None
         self._tasks: list[Any] = []
         self._context_thread: threading.Thread | None = None
+        self.run_dir: Path | None = None  # set by tane.run_dir(); logged when the run ends
         self.ended = False
 
     def __repr__(self) -> str:
@@ -443,6 +444,9 @@ def _finish(active: ActiveRun, status: RunStatus, error: str | None) -> None:
         active._context_thread.join(timeout=30)
     try:
         active._writer.release(active.id)
+        if active.run_dir is not None and active.run_dir.is_dir() and any(active.run_dir.iterdir()):
+            for child in sorted(active.run_dir.iterdir()):
+                active.store.log_artifact(active.id, str(child), "outputs")
     finally:
         if active._capture is not None:
             active._capture.stop()
@@ -585,6 +589,23 @@ def log_figure(figure: Any, artifact_file: str) -> str:
     raise InvalidInput(
         f"log_figure: {type(figure).__name__} is neither a matplotlib nor a plotly figure"
     )
+
+
+def run_dir() -> Path:
+    """Return a folder for the active run's files (created on first use).
+
+    It is ``.tane/outputs/<run id>/`` in the project root; whatever is in it
+    when the run ends is logged as the run's ``outputs/`` artifacts. Nothing
+    is created for runs that never ask (the working directory never changes).
+    """
+    run = _require()
+    if run.run_dir is None:
+        from tane.project import DEFAULT_STORE_DIR, find_project
+
+        folder = find_project().root / DEFAULT_STORE_DIR / "outputs" / run.id
+        folder.mkdir(parents=True, exist_ok=True)
+        run.run_dir = folder
+    return run.run_dir
 
 
 def flush() -> None:
