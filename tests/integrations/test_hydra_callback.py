@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 import tane
-from tane.integrations.hydra import TaneCallback, _absolute_store_uri, return_metrics
+from tane.config._result import return_metrics
+from tane.integrations.hydra import TaneCallback, _absolute_store_uri
 from tane.tracking.entities import Run, RunStatus
 
 CALLBACK = "tane.integrations.hydra.TaneCallback"

@@ -289,28 +289,19 @@ def _execute(entry: Any, store: str | None, job: Any, parent_id: str) -> Any:
 
 def log_result(run: Any, value: Any) -> None:
     """Record what the task returned: a number as ``objective``, a dict's numbers by key."""
-    numbers = _numbers(value)
-    if numbers:
-        run.log_metrics(numbers)
-    elif value is not None:
-        run.set_tags({"tane.result": repr(value)[:500]})
+    from tane.config._result import return_metrics
+
+    metrics, ignored = return_metrics(value)
+    if metrics:
+        run.log_metrics(metrics)
+    if ignored:
+        run.set_tags({"tane.result": ignored})
 
 
 def _numbers(value: Any) -> dict[str, float]:
-    if isinstance(value, bool):
-        return {}
-    if isinstance(value, (int, float)) or type(value).__name__.startswith(("float", "int")):
-        try:
-            return {"objective": float(value)}
-        except (TypeError, ValueError):
-            return {}
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if isinstance(item, (int, float)) and not isinstance(item, bool):
-                out[str(key)] = float(item)
-        return out
-    return {}
+    from tane.config._result import return_metrics
+
+    return return_metrics(value)[0]
 
 
 def _plain_value(value: Any) -> Any:
