@@ -67,15 +67,13 @@ def write_project(root: Path, loops: int, seconds: float) -> None:
 def timed(root: Path, args: list[str]) -> float:
     env = dict(os.environ, TANE_STORE=str(root / "store"))
     start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, *args],
-        cwd=root,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    proc = subprocess.run(
+        [sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, check=False
     )
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    return elapsed
 
 
 def main() -> None:

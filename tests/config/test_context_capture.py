@@ -184,13 +184,13 @@ def test_config_value_wins_over_default() -> None:
 def test_no_active_config_calls_as_normal() -> None:
     assert train(1.0) == (1.0, 0.5, 0)
     with pytest.raises(TypeError, match="alpha") as info:
-        train()  # type: ignore[call-arg]
+        train()
     assert not isinstance(info.value, InvalidInput)  # Python's own error
 
 
 def test_missing_key_error_names_function_parameter_and_key() -> None:
     with use_config({"model": {"depth": 2}}), pytest.raises(CaptureError) as info:
-        build()  # type: ignore[call-arg]
+        build()
     message = str(info.value)
     assert "build()" in message
     assert "'alpha'" in message
@@ -203,7 +203,7 @@ def test_missing_prefix_node_uses_defaults_or_fails_clearly() -> None:
     with use_config({"other": 1}):
         assert optimizer(lr=0.5) == (0.5, 0.9)
         with pytest.raises(CaptureError, match=r"model\.optimizer\.lr not in the config"):
-            optimizer()  # type: ignore[call-arg]
+            optimizer()
 
 
 def test_mandatory_value_is_an_error_even_with_a_default() -> None:
@@ -215,7 +215,7 @@ def test_mandatory_value_is_an_error_even_with_a_default() -> None:
 
 def test_prefix_that_is_not_a_mapping() -> None:
     with use_config({"model": 3}), pytest.raises(CaptureError, match="needs a mapping"):
-        build()  # type: ignore[call-arg]
+        build()
 
 
 def test_unresolvable_value_names_the_key() -> None:
@@ -300,7 +300,7 @@ def test_positional_only_and_varargs_are_never_filled() -> None:
     with use_config({"a": 1, "b": 2, "args": 3, "kwargs": 4}):
         assert f(10) == (10, 2, (), {})
         with pytest.raises(TypeError):
-            f()  # type: ignore[call-arg]
+            f()
 
 
 # -- capture: methods, async, threads --------------------------------------------------------

@@ -152,14 +152,16 @@ class TaneApp:
 
     # -- the command line -------------------------------------------------------
 
-    def parser(self) -> argparse.ArgumentParser:
-        groups = self.composer.group_options()
-        lines = [f"  {g}: {', '.join(opts)}" for g, opts in groups.items()]
-        epilog = (
-            "config groups (choose with group=option):\n" + "\n".join(lines)
-            if lines
-            else "this app has no config groups"
-        )
+    def parser(self, with_groups: bool = False) -> argparse.ArgumentParser:
+        epilog = ""
+        if with_groups:  # listing the groups reads the config folder: only for --help
+            groups = self.composer.group_options()
+            lines = [f"  {g}: {', '.join(opts)}" for g, opts in groups.items()]
+            epilog = (
+                "config groups (choose with group=option):\n" + "\n".join(lines)
+                if lines
+                else "this app has no config groups"
+            )
         epilog += (
             "\n\noverrides use Hydra's grammar: key=value, +new=1, ~key, group=option;"
             "\nwith -m, a=1,2 / range(1,4) / choice(a,b) / glob(*) give one job per value."
@@ -197,7 +199,8 @@ class TaneApp:
 
     def cli(self, argv: Sequence[str]) -> Any:
         """Run as the command line asks; exit with a clear message on bad input."""
-        args = self.parser().parse_args(list(argv))
+        wants_help = any(a in ("-h", "--help") for a in argv)
+        args = self.parser(with_groups=wants_help).parse_args(list(argv))
         if args.experiment:
             self.experiment = args.experiment
         try:
@@ -397,7 +400,11 @@ def main(
     """
 
     def decorator(task: F) -> F:
-        source = getattr(sys.modules.get(task.__module__), "__file__", None)
+        # The file the function is written in (robust under runners such as
+        # cProfile or pytest, where sys.modules["__main__"] is another module).
+        source = getattr(getattr(task, "__code__", None), "co_filename", None)
+        if not source or source.startswith("<"):
+            source = getattr(sys.modules.get(task.__module__), "__file__", None)
         base = str(Path(source).resolve().parent) if source else os.getcwd()
         script = Path(sys.argv[0]).stem if task.__module__ == "__main__" else task.__module__
         job_name = script.rsplit(".", 1)[-1] or task.__name__

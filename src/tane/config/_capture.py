@@ -14,10 +14,11 @@ from tane.errors import InvalidInput
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
-F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 
 _CONTAINER_NAME = re.compile(r"\b(DictConfig|ListConfig)\b")
 _FILLABLE = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+_UNSET: Any = object()
 
 
 class CaptureError(InvalidInput, TypeError):
@@ -35,14 +36,18 @@ class _Param(NamedTuple):
 
 
 @overload
-def capture(func: F, *, prefix: str | None = None) -> F: ...
+def capture(func: Callable[..., R], *, prefix: str | None = None) -> Callable[..., R]: ...
 
 
 @overload
-def capture(func: None = None, *, prefix: str | None = None) -> Callable[[F], F]: ...
+def capture(
+    func: None = None, *, prefix: str | None = None
+) -> Callable[[Callable[..., R]], Callable[..., R]]: ...
 
 
-def capture(func: F | None = None, *, prefix: str | None = None) -> F | Callable[[F], F]:
+def capture(
+    func: Callable[..., R] | None = None, *, prefix: str | None = None
+) -> Callable[..., R] | Callable[[Callable[..., R]], Callable[..., R]]:
     """Fill the keyword parameters a caller leaves out from the active config, by name.
 
     Use it as ``@tane.capture`` (top-level keys) or ``@tane.capture(prefix="model")``
@@ -63,7 +68,10 @@ def capture(func: F | None = None, *, prefix: str | None = None) -> F | Callable
         prefix: The config node to read from, e.g. ``"model"``.
 
     Returns:
-        The wrapped function, with the same name, docstring and signature.
+        The wrapped function, with the same name, docstring and ``inspect.signature``.
+        Its static type accepts any arguments (``Callable[..., R]``): leaving out
+        the parameters the config fills is the point, and a type checker cannot
+        know which those are.
 
     Raises:
         CaptureError: (at call time) a parameter without default is neither passed
@@ -78,7 +86,7 @@ def capture(func: F | None = None, *, prefix: str | None = None) -> F | Callable
             "or 'model.optimizer'"
         )
 
-    def decorate(target: F) -> F:
+    def decorate(target: Callable[..., R]) -> Callable[..., R]:
         return _decorate(target, prefix)
 
     if func is None:
@@ -86,10 +94,10 @@ def capture(func: F | None = None, *, prefix: str | None = None) -> F | Callable
     return decorate(func)
 
 
-def _decorate(func: F, prefix: str | None) -> F:
+def _decorate(func: Callable[..., R], prefix: str | None) -> Callable[..., R]:
     if isinstance(func, (classmethod, staticmethod)):
-        wrapped = _decorate(cast(F, func.__func__), prefix)
-        return cast(F, type(func)(wrapped))
+        wrapped = _decorate(func.__func__, prefix)
+        return cast("Callable[..., R]", type(func)(wrapped))
     if not callable(func):
         raise InvalidInput(f"capture: {func!r} is not a function")
     try:
@@ -124,11 +132,13 @@ def _decorate(func: F, prefix: str | None) -> F:
         cfg = active_config()
         if cfg is None or not fillable:
             return kwargs
-        section = _section(cfg, parts, name)
+        section: Any = _UNSET
         given = len(args)
         for param in fillable:
             if param.name in kwargs or 0 <= param.position < given:
                 continue
+            if section is _UNSET:
+                section = _section(cfg, parts, name)
             found, value = _lookup(section, param, parts, name)
             if found:
                 kwargs[param.name] = value
@@ -147,13 +157,13 @@ def _decorate(func: F, prefix: str | None) -> F:
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             return await func(*args, **fill(args, kwargs))
 
-        return cast(F, async_wrapper)
+        return cast("Callable[..., R]", async_wrapper)
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> R:
         return func(*args, **fill(args, kwargs))
 
-    return cast(F, wrapper)
+    return wrapper
 
 
 def _section(cfg: DictConfig, parts: tuple[str, ...], name: str) -> DictConfig | None:

@@ -160,19 +160,24 @@ class Composer:
         key = tuple(str(o.input_line) for o in group)
         try:
             with _LOCK:
-                base = self._cache.get(key)
-                if base is None:
-                    base = self._compose_hydra(list(key))
-                    self._cache[key] = base
-                cfg = copy.deepcopy(base)
+                cached = self._cache.get(key)
+                if cached is None:
+                    full = self._compose_hydra(list(key))
+                    # The hydra node is large and read-only: HydraConfig keeps it
+                    # (for ${hydra:...}); only the task config is ever copied.
+                    hydra_state = _hydra_state(full)
+                    cached = (_without_hydra(full), hydra_state)
+                    self._cache[key] = cached
+                task, hydra_state = cached
+                _restore_hydra_state(hydra_state)
+                cfg = copy.deepcopy(task)
                 if value:
                     _apply_value_overrides(value, cfg)
-                self._set_hydra_config(cfg)
         except MissingConfigException as exc:
             raise InvalidInput(_missing_config_message(exc, self)) from None
         except (ConfigCompositionException, HydraException, OmegaConfBaseException) as exc:
             raise InvalidInput(f"cannot compose the config: {_hydra_message(exc)}") from None
-        return _without_hydra(cfg)
+        return cfg
 
     def sweeper_params(self, overrides: Sequence[str] = ()) -> dict[str, str]:
         """The ``hydra.sweeper.params`` section: a search space written for Hydra's sweepers.
@@ -229,14 +234,18 @@ class Composer:
         return _initialize(self.config_dir, self.job_name)
 
     def _compose_hydra(self, overrides: list[str]) -> DictConfig:
-        from hydra import compose as hydra_compose
+        from hydra.types import RunMode
         from omegaconf import OmegaConf
 
         with self._initialized() as loader:
             if loader is None:
                 return OmegaConf.create({})
-            cfg = hydra_compose(
-                config_name=self.config_name, overrides=overrides, return_hydra_config=True
+            # What hydra.compose() does, on tane's own loader (see _initialize).
+            cfg: DictConfig = loader.load_configuration(
+                config_name=self.config_name,
+                overrides=overrides,
+                run_mode=RunMode.RUN,
+                from_shell=False,
             )
         self._warn_plugins(cfg)
         return cfg
@@ -257,45 +266,68 @@ class Composer:
                 names,
             )
 
-    def _set_hydra_config(self, cfg: DictConfig) -> None:
-        from hydra.core.hydra_config import HydraConfig
-
-        if "hydra" in cfg:
-            HydraConfig.instance().set_config(cfg)
-
 
 class _initialize:
-    """Context: GlobalHydra initialised for a config folder, under the process lock."""
+    """Context: the config loader of a folder, under the process lock.
+
+    tane builds Hydra's own ConfigLoaderImpl for the folder instead of going
+    through GlobalHydra: composing leaves Hydra's process-wide state alone (user
+    code may call ``hydra.initialize`` itself), and the loader, costlier to set
+    up than a composition, is kept per folder.
+    """
 
     def __init__(self, config_dir: str | None, job_name: str) -> None:
         self.config_dir = config_dir
         self.job_name = job_name
-        self._ctx: Any = None
 
     def __enter__(self) -> Any:
         _LOCK.acquire()
         if self.config_dir is None:
             return None
-        from hydra import initialize_config_dir
-        from hydra.core.global_hydra import GlobalHydra
-
         try:
-            GlobalHydra.instance().clear()
-            self._ctx = initialize_config_dir(
-                config_dir=self.config_dir, version_base=None, job_name=self.job_name
-            )
-            self._ctx.__enter__()
-            return GlobalHydra.instance().config_loader()
+            from hydra.core.utils import JobRuntime
+
+            loader = _LOADERS.get(self.config_dir)
+            if loader is None:
+                from hydra import version
+                from hydra._internal.config_loader_impl import ConfigLoaderImpl
+                from hydra._internal.utils import create_config_search_path
+                from hydra.core.utils import setup_globals
+
+                version.setbase(None)  # Hydra 1.3 semantics, as initialize(version_base=None)
+                setup_globals()  # the ${hydra:...} and ${now:...} resolvers
+                loader = ConfigLoaderImpl(
+                    config_search_path=create_config_search_path(self.config_dir)
+                )
+                _LOADERS[self.config_dir] = loader
+            JobRuntime().set("name", self.job_name)  # what ${hydra:job.name} gives
+            return loader
         except BaseException:
             _LOCK.release()
             raise
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            if self._ctx is not None:
-                self._ctx.__exit__(*exc)
-        finally:
-            _LOCK.release()
+        _LOCK.release()
+
+
+_LOADERS: dict[str, Any] = {}
+
+
+def _hydra_state(cfg: DictConfig) -> Any:
+    """Set HydraConfig from a composed config; return its state to restore later."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if "hydra" not in cfg:
+        return None
+    HydraConfig.instance().set_config(cfg)
+    return HydraConfig.instance().cfg
+
+
+def _restore_hydra_state(state: Any) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    if state is not None:
+        HydraConfig.instance().cfg = state
 
 
 def _without_hydra(cfg: DictConfig) -> DictConfig:

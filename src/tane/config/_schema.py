@@ -79,6 +79,8 @@ def validate(cfg: DictConfig, schema: Any) -> DictConfig:
             interpolation cannot be resolved. For pydantic, one line per problem.
 
     A top-level ``hydra`` node is left out of validation unless the schema declares it.
+    A ``???`` written in the config is reported even where the dataclass has a
+    default (OmegaConf's merge would silently keep the default).
     """
     from omegaconf import DictConfig
 
@@ -496,7 +498,18 @@ def _given(cfg: DictConfig, parts: Sequence[Any], value: Any, with_type: bool = 
     text = _interpolation_text(cfg, parts)
     if text is not None:
         return repr(text) + (" (an interpolation)" if with_type else "")
-    return f"{_short(value)} ({type(value).__name__})" if with_type else _short(value)
+    return f"{_short(value)} ({_kind(value)})" if with_type else _short(value)
+
+
+def _kind(value: Any) -> str:
+    """The type of a value in the user's words: OmegaConf containers are dicts and lists."""
+    from omegaconf import DictConfig, ListConfig
+
+    if isinstance(value, DictConfig):
+        return "dict"
+    if isinstance(value, ListConfig):
+        return "list"
+    return type(value).__name__
 
 
 def _safe_cause(exc: BaseException, cfg: DictConfig) -> BaseException | None:
