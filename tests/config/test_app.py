@@ -239,3 +239,87 @@ def test_config_directory_that_does_not_exist(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0
     assert str(tmp_path / "no_such_conf") in proc.stderr
+
+
+def test_schema_violation_names_key_value_and_type(tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "config.yaml").write_text("lr: 0.1\nepochs: 3\n")
+    script = tmp_path / "typed.py"
+    script.write_text(
+        textwrap.dedent("""
+        from dataclasses import dataclass
+        import tane
+
+        @dataclass
+        class Schema:
+            lr: float
+            epochs: int
+
+        @tane.main(config_path="conf", config_name="config", schema=Schema)
+        def fit(cfg):
+            return cfg.lr * cfg.epochs
+
+        if __name__ == "__main__":
+            fit()
+        """)
+    )
+    env = {**os.environ, "TANE_STORE": str(tmp_path / "store"), "TANE_CAPTURE": "none"}
+    bad = subprocess.run(
+        [sys.executable, str(script), "epochs=many"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "epochs" in bad.stderr and "many" in bad.stderr and "int" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    good = subprocess.run(
+        [sys.executable, str(script), "epochs=4"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert good.returncode == 0, good.stderr
+    (run,) = tane.Client(str(tmp_path / "store")).search_runs()
+    assert run.metrics["objective"] == pytest.approx(0.4)
+
+
+def test_run_dir_files_become_artifacts(tmp_path: Path) -> None:
+    (tmp_path / "tane.yaml").write_text("name: proj\n")
+    script = tmp_path / "outputs_app.py"
+    script.write_text(
+        textwrap.dedent("""
+        import tane
+
+        @tane.main()
+        def go(cfg):
+            folder = tane.run_dir()
+            (folder / "predictions.csv").write_text("id,y\\n1,0.5\\n")
+            return 1.0
+
+        if __name__ == "__main__":
+            go()
+        """)
+    )
+    env = {**os.environ, "TANE_CAPTURE": "none"}
+    env.pop("TANE_STORE", None)
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    client = tane.Client(str(tmp_path / ".tane"))
+    (run,) = client.search_runs()
+    assert client.read_artifact(run.id, "outputs/predictions.csv") == b"id,y\n1,0.5\n"
+    assert (tmp_path / ".tane" / "outputs" / run.id / "predictions.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".tane", "outputs_app.py", "tane.yaml"]

@@ -335,39 +335,36 @@ class _Reporter:
         )
 
     def summary(self, results: list[Any], parent_id: str, store: str) -> None:
-        from rich.console import Console
-        from rich.table import Table
-
+        # Plain text, not rich: importing rich would cost more than the table.
         keys: list[str] = []
         for result in results:
             for key in result.metrics:
                 if key not in keys:
                     keys.append(key)
-        table = Table(title=f"multirun {parent_id[:8]}: {len(results)} jobs")
-        table.add_column("#", justify="right")
-        table.add_column("overrides")
-        for key in keys[:6]:
-            table.add_column(key, justify="right")
-        table.add_column("status")
-        table.add_column("run")
-        for result in sorted(results, key=lambda r: r.index):
-            style = "green" if result.status == "FINISHED" else "red"
-            table.add_row(
-                str(result.index),
-                " ".join(result.overrides),
-                *[_fmt(result.metrics.get(k)) for k in keys[:6]],
-                f"[{style}]{result.status}[/{style}]",
-                (result.run_id or "")[:8],
-            )
-        console = Console()
-        console.print(table)
+        keys = keys[:6]
+        header = ["#", "overrides", *keys, "status", "run"]
+        rows = [
+            [
+                str(r.index),
+                " ".join(r.overrides),
+                *[_fmt(r.metrics.get(k)) for k in keys],
+                r.status,
+                (r.run_id or "")[:8],
+            ]
+            for r in sorted(results, key=lambda r: r.index)
+        ]
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        print(f"\nmultirun {parent_id[:8]}: {len(results)} jobs")
+        for row in [header, *rows]:
+            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
         failed = [r for r in results if r.status != "FINISHED"]
         if failed:
-            console.print(
-                f"[red]{len(failed)} of {len(results)} jobs failed[/red]; "
-                f"`tane runs show <run>` has the traceback, and "
-                f"`python {Path(sys.argv[0]).name} -m --resume {parent_id[:12]}` runs them again"
+            print(
+                f"{len(failed)} of {len(results)} jobs failed; `tane runs show <run>` has the "
+                f"traceback, and `python {Path(sys.argv[0]).name} -m --resume {parent_id[:12]}` "
+                "runs them again"
             )
+        sys.stdout.flush()
 
 
 def _fmt(value: float | None) -> str:
@@ -435,8 +432,9 @@ def main(
 
 
 def _in_worker() -> bool:
-    import multiprocessing
-
+    multiprocessing = sys.modules.get("multiprocessing")
+    if multiprocessing is None:  # a worker has it imported by its bootstrap
+        return False
     return multiprocessing.parent_process() is not None and (
         multiprocessing.current_process().name.startswith(("SpawnProcess", "ForkProcess"))
     )

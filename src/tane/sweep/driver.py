@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 #: Tag on a child run: the overrides of its job, as JSON (how resume finds what is done).
 JOB_TAG = "tane.job.overrides"
@@ -96,6 +98,7 @@ def run_jobs(
         return results
 
     import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=context)
