@@ -50,21 +50,32 @@ class ArtifactRepository:
     """Files of all runs under one root URL; each run has a folder below it."""
 
     def __init__(self, root: str) -> None:
-        import fsspec
-
         self.root = root
-        self.fs: Any
-        self.fs, self._root_path = fsspec.core.url_to_fs(root)
-        self.is_local = "file" in _protocols(self.fs)
+        # A local folder needs no fsspec to write files; it is imported only
+        # when a listing or a remote root needs it (it costs ~10 ms at start-up).
+        self.is_local = "://" not in root or root.startswith("file://")
+        self._fs: Any = None
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec file system of the root."""
+        if self._fs is None:
+            import fsspec
+
+            self._fs, _ = fsspec.core.url_to_fs(self.root)
+        return self._fs
 
     def run_uri(self, experiment_id: str, run_id: str) -> str:
         """Return the artifact URI of a new run."""
         return f"{self.root.rstrip('/')}/{experiment_id}/{run_id}"
 
     def _path(self, run_uri: str, rel: str) -> str:
-        import fsspec
+        if self.is_local:
+            base = run_uri[len("file://") :] if run_uri.startswith("file://") else run_uri
+        else:
+            import fsspec
 
-        _, base = fsspec.core.url_to_fs(run_uri)
+            _, base = fsspec.core.url_to_fs(run_uri)
         return posixpath.join(base, rel) if rel else base
 
     def log_file(self, run_uri: str, local_path: str, artifact_path: str | None) -> str:
@@ -171,11 +182,6 @@ class ArtifactRepository:
             if self.fs.exists(target):
                 total += int(self.fs.du(target, total=True))
         return total
-
-
-def _protocols(fs: Any) -> tuple[str, ...]:
-    proto = fs.protocol
-    return (proto,) if isinstance(proto, str) else tuple(proto)
 
 
 def _atomic_write(target: Path, data: bytes) -> None:

@@ -394,8 +394,18 @@ def _start_context(active: ActiveRun, settings: Any) -> None:
 
         interval = float(os.environ.get("TANE_SYSTEM_METRICS_INTERVAL", "10"))
         sampler = SystemMetricsSampler(emit, interval=interval)
-        sampler.start()
         active._sampler = sampler
+        # Sampling starts a moment after the run: a run over in less than that has
+        # nothing worth sampling, and never pays for importing psutil.
+        starter = threading.Timer(min(1.0, interval), _start_sampler, (active, sampler))
+        starter.daemon = True
+        starter.start()
+
+
+def _start_sampler(active: ActiveRun, sampler: Any) -> None:
+    with _state.lock:
+        if not active.ended:
+            sampler.start()
 
 
 def _start_heartbeat(active: ActiveRun) -> None:
