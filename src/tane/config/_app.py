@@ -61,16 +61,9 @@ class TaneApp:
             from tane.config._schema import validate
 
             cfg = validate(cfg, self.schema)
-        from tane.config._schema import missing_keys
+        from tane.config._schema import check_missing
 
-        missing = missing_keys(cfg)
-        if missing:
-            example = f"{missing[0]}=..."
-            raise InvalidInput(
-                f"config value {missing[0]!r} is missing (???): set it on the command line, "
-                f"e.g. {example}"
-                + (f" (also missing: {', '.join(missing[1:])})" if missing[1:] else "")
-            )
+        check_missing(cfg)
         return cfg
 
     def experiment_name(self) -> str:
@@ -276,7 +269,7 @@ class TaneApp:
                     "tane.jobs.finished": str(len(results) - failed + len(done)),
                 }
             )
-        reporter.summary(results, parent_run.id, store)
+        reporter.summary(results, parent_run.id)
         return results
 
     entry: Any = None  # the decorated wrapper: what worker processes unpickle
@@ -334,7 +327,7 @@ class _Reporter:
             flush=True,
         )
 
-    def summary(self, results: list[Any], parent_id: str, store: str) -> None:
+    def summary(self, results: list[Any], parent_id: str) -> None:
         # Plain text, not rich: importing rich would cost more than the table.
         keys: list[str] = []
         for result in results:
