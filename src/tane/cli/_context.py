@@ -69,7 +69,7 @@ def store_exists(uri: str) -> bool:
     """
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
     if scheme.startswith("sqlite"):
-        from tane.tracking.stores.sql import sqlite_path
+        from tane.tracking.stores._common import sqlite_path
 
         path = sqlite_path(uri)
         return path is None or Path(path).is_file()

@@ -46,7 +46,7 @@ def read_revision(db_url: str) -> str | None:
 
 
 def _head() -> str:
-    from tane.tracking.stores._schema import SCHEMA_REVISION
+    from tane.tracking.stores._common import SCHEMA_REVISION
 
     return SCHEMA_REVISION
 
@@ -61,7 +61,7 @@ def current(store: str | None) -> None:
     head = _head()
     if revision is None:
         raise StoreError(f"there is no tane store at {uri} yet: `tane db upgrade` creates one")
-    from tane.tracking.stores._schema import KNOWN_REVISIONS
+    from tane.tracking.stores._common import KNOWN_REVISIONS
 
     if revision == head:
         click.echo(f"{revision} (up to date)")

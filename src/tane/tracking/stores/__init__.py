@@ -62,9 +62,19 @@ def database_location(uri: str) -> tuple[str, str | None]:
 
 
 def _open(uri: str, artifact_root: str | None) -> Store:
+    db_url, folder_artifacts = database_location(uri)
+    if db_url.startswith("sqlite:") and "?" not in db_url:
+        # An existing local store records through sqlite3 alone (no SQLAlchemy
+        # import at start-up); SqlStore creates and migrates.
+        from tane.tracking.stores._common import sqlite_path
+        from tane.tracking.stores.sqlite import open_sqlite
+
+        path = sqlite_path(db_url)
+        fast = open_sqlite(db_url, path) if path is not None else None
+        if fast is not None:
+            return fast
     from tane.tracking.stores.sql import SqlStore
 
-    db_url, folder_artifacts = database_location(uri)
     return SqlStore(db_url, artifact_root or folder_artifacts)
 
 

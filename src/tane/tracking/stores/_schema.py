@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-#: The Alembic revision this code writes. A test checks it is the migration head.
-SCHEMA_REVISION = "0001"
-#: Every revision this code can open (older ones are migrated forward).
-KNOWN_REVISIONS = ("0001",)
+from tane.tracking.stores._common import KEY_LENGTH, KNOWN_REVISIONS, SCHEMA_REVISION
 
-KEY_LENGTH = 250
+__all__ = ["KEY_LENGTH", "KNOWN_REVISIONS", "SCHEMA_REVISION"]
 
 metadata = sa.MetaData()
 

@@ -27,7 +27,6 @@ from sqlalchemy.engine import Connection, Engine
 from tane.errors import (
     ExperimentNotFound,
     InvalidInput,
-    ParamConflict,
     RunNotFound,
     SchemaVersionError,
     StoreError,
@@ -43,6 +42,19 @@ from tane.tracking.entities import (
     RunStatus,
 )
 from tane.tracking.stores import _schema as t
+from tane.tracking.stores._common import (
+    SQLITE_BUSY_MS,
+    check_experiment_name,
+    check_run_name,
+    default_artifact_root,
+    deleted_run,
+    normalize_db_url,
+    now_ms,
+    param_conflict,
+    pid_alive,
+    sqlite_error,
+    sqlite_path,
+)
 from tane.tracking.stores.base import (
     PointTuple,
     PurgeReport,
@@ -53,17 +65,12 @@ from tane.tracking.stores.base import (
 )
 from tane.tracking.values import check_key, param_number
 
-_SQLITE_BUSY_MS = 60_000
 _RETRIES = 5
 # PostgreSQL: deadlock detected, serialization failure.
 _RETRYABLE_SQLSTATES = ("40P01", "40001")
 
 
 _STATUS = {status.value: status for status in RunStatus}
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class SqlStore:
@@ -111,7 +118,7 @@ class SqlStore:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             engine = sa.create_engine(
                 self.db_url,
-                connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_MS / 1000},
+                connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000},
                 poolclass=sa.pool.QueuePool if path else sa.pool.StaticPool,
             )
 
@@ -120,7 +127,7 @@ class SqlStore:
                 # Take transaction control from pysqlite so BEGIN IMMEDIATE is ours to emit.
                 dbapi_conn.isolation_level = None
                 cur = dbapi_conn.cursor()
-                cur.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_MS}")
+                cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
                 if persistent:
                     cur.execute("PRAGMA journal_mode = WAL")
                 cur.execute("PRAGMA case_sensitive_like = ON")
@@ -163,27 +170,11 @@ class SqlStore:
             raise InvalidInput(f"a value in the query is out of range: {exc}") from exc
 
     def _wrap(self, exc: sa.exc.DBAPIError) -> StoreError:
-        text = " ".join((str(exc.orig) if exc.orig is not None else str(exc)).split())
-        if "file is not a database" in text or "malformed" in text:
-            return StoreError(
-                f"the store database {self.uri} is corrupt or not a tane store ({text}); "
-                "move the file away to start a new store, or point TANE_STORE elsewhere"
-            )
-        if "disk" in text and "full" in text:
-            return StoreUnavailable(
-                f"cannot write to {self.uri}: the disk is full ({text}); free space and the "
-                "queued points are written on the next try"
-            )
+        text = str(exc.orig) if exc.orig is not None else str(exc)
         if _sqlstate(exc) in _RETRYABLE_SQLSTATES:
-            return StoreUnavailable(f"store {self.uri}: a concurrent write conflicted ({text})")
-        if isinstance(exc, sa.exc.OperationalError) and _is_locked(exc):
-            return StoreUnavailable(
-                f"the store {self.uri} stayed locked by another process for "
-                f"{_SQLITE_BUSY_MS // 1000} s; retry, or look for a process stuck holding it"
-            )
-        if isinstance(exc, sa.exc.OperationalError):
-            return StoreUnavailable(f"store {self.uri} is unavailable: {text}")
-        return StoreError(f"store {self.uri} refused the data: {text}")
+            reason = " ".join(text.split())
+            return StoreUnavailable(f"store {self.uri}: a concurrent write conflicted ({reason})")
+        return sqlite_error(self.uri, text, operational=isinstance(exc, sa.exc.OperationalError))
 
     def close(self) -> None:
         self._engine.dispose()
@@ -299,7 +290,7 @@ class SqlStore:
     # -- experiments -----------------------------------------------------------
 
     def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
-        name = _check_experiment_name(name)
+        name = check_experiment_name(name)
         now = now_ms()
         try:
             with self._write() as conn:
@@ -434,7 +425,7 @@ class SqlStore:
         pid: int | None = None,
     ) -> Run:
         exp_id = self._experiment_id(experiment_id)
-        name = _check_run_name(name)
+        name = check_run_name(name)
         run_id = uuid.uuid4().hex
         start = start_time if start_time is not None else now_ms()
         with self._write() as conn:
@@ -496,7 +487,7 @@ class SqlStore:
         if end_time is not None:
             values["end_time"] = end_time
         if name is not None:
-            values["name"] = _check_run_name(name)
+            values["name"] = check_run_name(name)
         if note is not None:
             values["note"] = note
         if not values:
@@ -554,10 +545,7 @@ class SqlStore:
             if row is None:
                 raise RunNotFound(f"no run with id {run_id!r}")
             if row.deleted:
-                raise RunNotFound(
-                    f"run {run_id} is deleted; restore it (`tane runs restore {run_id}`) "
-                    "before logging to it"
-                )
+                raise deleted_run(run_id)
             if params:
                 self._insert_params(conn, run_id, params)
             if tags:
@@ -595,11 +583,7 @@ class SqlStore:
         for key, value in params.items():
             old = stored.get(key)
             if old is not None and old != value:
-                raise ParamConflict(
-                    f"param {key!r} of run {run_id} is already {old!r} and cannot become "
-                    f"{value!r}: params record what a run started with. Start a new run for "
-                    "the new value, or log a value that changes as a metric or tag"
-                )
+                raise param_conflict(run_id, key, old, value)
 
     def _insert_metrics(
         self, conn: Connection, run_id: str, points: Sequence[PointTuple]
@@ -929,7 +913,7 @@ class SqlStore:
                 (row.id, row.heartbeat)
                 for row in rows
                 if (row.heartbeat or 0) < stale
-                or (row.host == here and row.pid is not None and not _pid_alive(row.pid))
+                or (row.host == here and row.pid is not None and not pid_alive(row.pid))
             ]
             if not dead:
                 return
@@ -981,35 +965,6 @@ class SqlStore:
 # -- helpers -------------------------------------------------------------------
 
 
-def normalize_db_url(url: str) -> str:
-    """Read ``postgresql://`` and ``postgres://`` as psycopg 3 URLs."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
-
-
-def sqlite_path(url: str) -> str | None:
-    """Return the file of a ``sqlite:///`` URL, None for an in-memory database."""
-    rest = url.split("://", 1)[1] if "://" in url else url
-    rest = rest[1:] if rest.startswith("/") else rest
-    rest = rest.split("?", 1)[0]
-    if not rest or rest == ":memory:":
-        return None
-    return rest
-
-
-def default_artifact_root(db_url: str) -> str:
-    """The artifact root of a new store: a folder beside a SQLite file, else ./tane-artifacts."""
-    path = sqlite_path(db_url) if db_url.startswith("sqlite") else None
-    if path is not None:
-        return str(Path(path).resolve().parent / "artifacts")
-    env = os.environ.get("TANE_ARTIFACTS")
-    if env:
-        return env
-    return str(Path.cwd() / "tane-artifacts")
-
-
 def schema_revision(db_url: str) -> str | None:
     """Return the schema revision of a store database, None if it has no tane schema yet.
 
@@ -1050,43 +1005,10 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
         conn.commit()
 
 
-def _check_run_name(name: object) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidInput(f"run name {name!r} is empty: give it a name, or leave it out")
-    if len(name) > t.KEY_LENGTH:
-        raise InvalidInput(f"run name has {len(name)} characters: use at most {t.KEY_LENGTH}")
-    if "\x00" in name:
-        raise InvalidInput("run name contains a NUL character")
-    return name
-
-
-def _check_experiment_name(name: object) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidInput(f"experiment name {name!r} is empty: give it a name")
-    if len(name) > 500:
-        raise InvalidInput(f"experiment name has {len(name)} characters: use at most 500")
-    return name
-
-
 def _sqlstate(exc: BaseException | None) -> str | None:
     orig = getattr(exc, "orig", None)
     state = getattr(orig, "sqlstate", None)
     return state if isinstance(state, str) else None
-
-
-def _is_locked(exc: sa.exc.OperationalError) -> bool:
-    text = str(exc.orig).lower()
-    return "locked" in text or "busy" in text
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
 
 
 def _file_size(path: str) -> int:

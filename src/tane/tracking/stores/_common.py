@@ -1,0 +1,122 @@
+"""What both SQL stores share without importing SQLAlchemy: names, checks, URLs, errors."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from tane.errors import InvalidInput, ParamConflict, RunNotFound, StoreError, StoreUnavailable
+
+#: The Alembic revision this code writes. A test checks it is the migration head.
+SCHEMA_REVISION = "0001"
+#: Every revision this code can open (older ones are migrated forward).
+KNOWN_REVISIONS = ("0001",)
+
+KEY_LENGTH = 250
+
+#: How long a SQLite writer waits for another process's transaction.
+SQLITE_BUSY_MS = 60_000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def normalize_db_url(url: str) -> str:
+    """Read ``postgresql://`` and ``postgres://`` as psycopg 3 URLs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def sqlite_path(url: str) -> str | None:
+    """Return the file of a ``sqlite:///`` URL, None for an in-memory database."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    rest = rest[1:] if rest.startswith("/") else rest
+    rest = rest.split("?", 1)[0]
+    if not rest or rest == ":memory:":
+        return None
+    return rest
+
+
+def default_artifact_root(db_url: str) -> str:
+    """The artifact root of a new store: a folder beside a SQLite file, else ./tane-artifacts."""
+    path = sqlite_path(db_url) if db_url.startswith("sqlite") else None
+    if path is not None:
+        return str(Path(path).resolve().parent / "artifacts")
+    env = os.environ.get("TANE_ARTIFACTS")
+    if env:
+        return env
+    return str(Path.cwd() / "tane-artifacts")
+
+
+def check_run_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(f"run name {name!r} is empty: give it a name, or leave it out")
+    if len(name) > KEY_LENGTH:
+        raise InvalidInput(f"run name has {len(name)} characters: use at most {KEY_LENGTH}")
+    if "\x00" in name:
+        raise InvalidInput("run name contains a NUL character")
+    return name
+
+
+def check_experiment_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(f"experiment name {name!r} is empty: give it a name")
+    if len(name) > 500:
+        raise InvalidInput(f"experiment name has {len(name)} characters: use at most 500")
+    return name
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def sqlite_error(uri: str, text: str, *, operational: bool) -> StoreError:
+    """The store error for a SQLite driver error, from its message.
+
+    ``operational`` is True for sqlite3.OperationalError (locked, disk full,
+    I/O): those are StoreUnavailable, worth retrying later.
+    """
+    text = " ".join(text.split())
+    lower = text.lower()
+    if "file is not a database" in lower or "malformed" in lower:
+        return StoreError(
+            f"the store database {uri} is corrupt or not a tane store ({text}); "
+            "move the file away to start a new store, or point TANE_STORE elsewhere"
+        )
+    if "disk" in lower and "full" in lower:
+        return StoreUnavailable(
+            f"cannot write to {uri}: the disk is full ({text}); free space and the "
+            "queued points are written on the next try"
+        )
+    if operational and ("locked" in lower or "busy" in lower):
+        return StoreUnavailable(
+            f"the store {uri} stayed locked by another process for "
+            f"{SQLITE_BUSY_MS // 1000} s; retry, or look for a process stuck holding it"
+        )
+    if operational:
+        return StoreUnavailable(f"store {uri} is unavailable: {text}")
+    return StoreError(f"store {uri} refused the data: {text}")
+
+
+def param_conflict(run_id: str, key: str, old: str, new: str) -> ParamConflict:
+    return ParamConflict(
+        f"param {key!r} of run {run_id} is already {old!r} and cannot become "
+        f"{new!r}: params record what a run started with. Start a new run for "
+        "the new value, or log a value that changes as a metric or tag"
+    )
+
+
+def deleted_run(run_id: str) -> RunNotFound:
+    return RunNotFound(
+        f"run {run_id} is deleted; restore it (`tane runs restore {run_id}`) before logging to it"
+    )
