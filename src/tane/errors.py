@@ -58,3 +58,12 @@ class InvalidFilter(InvalidInput):
 
 class NoActiveRun(TaneError):
     """A fluent logging call was made with no run started."""
+
+
+class PipelineError(TaneError):
+    """A pipeline is malformed (a cycle, a missing input, two writers of one output)
+    or a node failed."""
+
+
+class DatasetError(TaneError):
+    """A dataset cannot be configured, loaded or saved (names the dataset and its path)."""

@@ -62,3 +62,22 @@ def test_demo_without_scikit_learn(cli: Invoke, monkeypatch: pytest.MonkeyPatch)
     assert result.stderr.splitlines() == [
         'Error: the demo needs scikit-learn: pip install "tane[demo]"'
     ]
+
+
+def test_demo_runs_the_iris_pipelines_twice_the_second_time_from_the_cache(
+    cli: Invoke, store: str
+) -> None:
+    pytest.importorskip("sklearn")
+    result = cli("demo", "--runs", "1", "--epochs", "1")
+    assert result.exit_code == 0, result.output
+    runs = tane.Client(store).search_runs("tags.`tane.kind` = 'pipeline'", order_by=["start_time"])
+    assert len(runs) == 2
+    first, second = runs
+    assert (first.tags["tane.nodes.ran"], first.tags["tane.nodes.cached"]) == ("5", "0")
+    assert (second.tags["tane.nodes.ran"], second.tags["tane.nodes.cached"]) == ("0", "5")
+    # The cached run shows the metrics the evaluation node logged when it ran.
+    assert second.metrics["accuracy"] == first.metrics["accuracy"] > 0.7
+    assert "again, nothing changed" in result.stdout
+    skipped = cli("demo", "--runs", "1", "--epochs", "1", "--no-pipeline")
+    assert skipped.exit_code == 0
+    assert "Pipelines" not in skipped.stdout

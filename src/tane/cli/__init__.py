@@ -89,6 +89,10 @@ _COMMANDS = {
     "gc": ("tane.cli.gc:gc", "Remove deleted runs and their artifacts for good."),
     "db": ("tane.cli.db:db", "Show or upgrade the schema of a database store."),
     "demo": ("tane.cli.demo:demo", "Record a few tracked scikit-learn training runs."),
+    "new": ("tane.cli.new:new", "Scaffold a new project (tane new NAME --starter iris)."),
+    "run": ("tane.cli.pipelines:run", "Run a pipeline of the project, skipping what is cached."),
+    "pipeline": ("tane.cli.pipelines:pipeline", "Show the project's pipelines."),
+    "catalog": ("tane.cli.pipelines:catalog", "List the datasets of the project's catalog."),
 }
 
 

@@ -36,16 +36,17 @@ _STATUS_STYLES = {
 }
 
 
-def console() -> Console:
-    """Return a console on stdout.
+def console(stderr: bool = False) -> Console:
+    """Return a console on stdout (or stderr).
 
     Output that goes to a file or a pipe is not cut to 80 columns: it gets
     ``COLUMNS`` characters, else 200.
     """
-    if sys.stdout.isatty():
-        return Console(highlight=False)
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(highlight=False, stderr=stderr)
     width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 200
-    return Console(highlight=False, width=width)
+    return Console(highlight=False, width=width, stderr=stderr)
 
 
 def status_badge(status: RunStatus) -> Text:
@@ -179,7 +180,8 @@ def choose_columns(
     """
     if spec:
         return ColumnChoice(parse_columns(spec, runs), explicit=True)
-    metrics = varying_keys(runs, "metrics")
+    # What the user logged comes before the machine's own numbers.
+    metrics = sorted(varying_keys(runs, "metrics"), key=lambda k: k.startswith("system/"))
     params = varying_keys(runs, "params")
     chosen: list[Column] = [
         c for c in first if c.key in (metrics if c.entity == "metrics" else params)

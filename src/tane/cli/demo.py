@@ -113,12 +113,22 @@ def plan_runs(count: int) -> list[Plan]:
     show_default=True,
     help="Random seed of the data split and the models.",
 )
-def demo(n_runs: int, epochs: int, experiment: str, seed: int) -> None:
-    """Record a few tracked scikit-learn training runs, then list them.
+@click.option(
+    "--pipeline/--no-pipeline",
+    "with_pipeline",
+    default=True,
+    show_default=True,
+    help="Also scaffold the iris starter project in a temporary folder and run its "
+    "pipelines twice (the second run is cached).",
+)
+def demo(n_runs: int, epochs: int, experiment: str, seed: int, with_pipeline: bool) -> None:
+    """Record a few tracked scikit-learn training runs, then run a cached pipeline.
 
     Trains classifiers on the digits dataset bundled with scikit-learn (no
     download), epoch by epoch, in the current store: params, per-epoch
-    metrics, the fitted model and a learning-curve figure for each run.
+    metrics, the fitted model and a learning-curve figure for each run. Then
+    scaffolds the iris starter project in a temporary folder and runs its
+    pipelines twice: the second run finds every node cached.
     """
     try:
         import sklearn  # noqa: F401
@@ -139,6 +149,55 @@ def demo(n_runs: int, epochs: int, experiment: str, seed: int) -> None:
             max_results=len(run_ids),
         ),
         experiment,
+    )
+    if with_pipeline:
+        _pipeline_demo(cli.store_uri)
+
+
+def _pipeline_demo(store: str) -> None:
+    """Scaffold the iris starter in a temporary folder, run it twice, print both runs."""
+    import tempfile
+    from pathlib import Path
+
+    from tane.cli import _render
+    from tane.cli.new import _iris_csv, _write_project
+    from tane.pipeline.session import PipelineApp, PipelineProject, RunOptions
+
+    out = _render.console()
+    with tempfile.TemporaryDirectory(prefix="tane-demo-") as folder:
+        root = Path(folder) / "iris"
+        _write_project(root, "iris", name="iris", package="iris_demo", iris=_iris_csv())
+        out.print()
+        out.print(f"[bold]Pipelines[/]: the iris starter (`tane new iris`) in {root}")
+        project = PipelineProject.find(root)
+        rows = []
+        for attempt in ("first run", "again, nothing changed"):
+            app = PipelineApp(project, RunOptions(progress=False))
+            started = time.perf_counter()
+            _, run_id = app.run([], store=store)
+            elapsed = time.perf_counter() - started
+            result = app.last_result
+            assert result is not None
+            run = state().client().get_run(run_id)
+            rows.append((attempt, run, result, elapsed))
+    from rich.table import Table
+
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    for col in ("tane run", "run", "nodes ran", "cached", "accuracy", "wall time"):
+        table.add_column(col)
+    for attempt, run, result, elapsed in rows:
+        table.add_row(
+            attempt,
+            f"{run.name} ({short_id(run.id)})",
+            str(len(result.ran)),
+            str(len(result.cached)),
+            f"{run.metrics.get('accuracy', float('nan')):.3f}",
+            f"{elapsed:.2f} s",
+        )
+    out.print(table)
+    out.print(
+        "Start your own: tane new my-project --starter iris && cd my-project && tane run",
+        highlight=False,
     )
 
 

@@ -17,7 +17,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from time import time_ns
 from types import FrameType, TracebackType
@@ -71,6 +72,7 @@ class ActiveRun:
         self._context_thread: threading.Thread | None = None
         self.run_dir: Path | None = None  # set by tane.run_dir(); logged when the run ends
         self.ended = False
+        self.attached = False  # a worker's view of another process's run: never ended here
 
     def __repr__(self) -> str:
         return f"<ActiveRun {self.name!r} id={self.id} experiment={self.experiment!r}>"
@@ -129,6 +131,10 @@ class ActiveRun:
         queue.append((key, value, step, timestamp))
         if len(queue) > EARLY_FLUSH or self._writer.stopped:
             self._writer.wake()
+        if _taps:
+            tap = _taps.get(threading.get_ident())
+            if tap is not None:
+                tap.append((key, value, step))
 
     def log_metrics(
         self, metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
@@ -172,6 +178,26 @@ class ActiveRun:
     def end(self, status: RunStatus | str = RunStatus.FINISHED, error: str | None = None) -> None:
         """End the run (and any run started inside it that is still active)."""
         _end_run(self, RunStatus.parse(status), error)
+
+
+#: Thread id -> list receiving the metric points logged in that thread (see tap_metrics).
+_taps: dict[int, list[tuple[str, float, int]]] = {}
+
+
+@contextmanager
+def tap_metrics() -> Iterator[list[tuple[str, float, int]]]:
+    """Collect (key, value, step) of every metric point this thread logs inside the block.
+
+    Pipeline runners use it to remember what a node logged, so that a run
+    taking the node from the cache still shows its metrics.
+    """
+    points: list[tuple[str, float, int]] = []
+    ident = threading.get_ident()
+    _taps[ident] = points
+    try:
+        yield points
+    finally:
+        _taps.pop(ident, None)
 
 
 _MIN_INT = -(2**63)
@@ -445,6 +471,10 @@ def _finish(active: ActiveRun, status: RunStatus, error: str | None) -> None:
     if active in active._stack:
         active._stack.remove(active)
     active.ended = True
+    if active.attached:
+        # The owning process ends the run; a worker only sends what it logged.
+        active._writer.release(active.id)
+        return
     for task in active._tasks:
         active._writer.remove_task(task)
     if active._sampler is not None:
@@ -469,6 +499,26 @@ def _finish(active: ActiveRun, status: RunStatus, error: str | None) -> None:
                 active.id, tags={"tane.error": first[:1000], "tane.traceback": error}
             )
         active.store.update_run(active.id, status=status, end_time=int(time.time() * 1000))
+
+
+def attach_run(run_id: str, store: Store | str | None = None) -> ActiveRun:
+    """Make another process's run the active run here, to log into it.
+
+    For worker processes doing part of a run's work (pipeline nodes on the
+    process runner): metrics, params and artifacts logged here go to that run;
+    its status, context capture and end stay with the process that started it.
+    Ending the returned object (or this process exiting) only flushes.
+    """
+    resolved = _resolve_store(store)
+    run = resolved.get_run(run_id)
+    stack = _state.own_stack(create=True)
+    assert stack is not None
+    with _state.lock:
+        _install_hooks()
+        active = ActiveRun(resolved, run, _writer_for(resolved), False, stack)
+        active.attached = True
+        stack.append(active)
+    return active
 
 
 def active_run() -> ActiveRun | None:

@@ -1,0 +1,1 @@
+"""The code of the project: its pipelines and their nodes."""

@@ -1,0 +1,1 @@
+"""Split the model input table, train a classifier and evaluate it."""
