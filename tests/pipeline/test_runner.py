@@ -62,6 +62,12 @@ def flaky(values, attempts_file):
     return len(values)
 
 
+def threads(values):
+    import os
+
+    return os.environ.get("OMP_NUM_THREADS")
+
+
 def broken(values):
     note("broken")
     raise ValueError("bad values")
@@ -318,3 +324,18 @@ def test_unpicklable_memory_outputs_run_again_when_needed(tmp_path: Path) -> Non
     second = run(pipe, cat, cache=cache)
     assert first.outputs == second.outputs == {"y": 1}
     assert second.ran == ["make", "use"]
+
+
+def test_process_workers_share_the_cores_among_native_thread_pools(
+    mod: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    from tane.pipeline.datasets import MemoryDataset
+
+    cat = DataCatalog()
+    cat.add("values", MemoryDataset([1]))
+    pipe = Pipeline([node(mod.threads, "values", "n", name="threads")])
+    result = run(pipe, cat, runner="process", jobs=2)
+    assert result.outputs == {"n": str(max(1, (os.cpu_count() or 1) // 2))}

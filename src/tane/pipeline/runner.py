@@ -203,11 +203,12 @@ def run(
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        workers = jobs or os.cpu_count() or 2
         executor = ProcessPoolExecutor(
-            jobs or os.cpu_count() or 2,
+            workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_worker_init,
-            initargs=(worker_setup,),
+            initargs=(worker_setup, workers),
         )
     try:
         return scheduler.run(executor)
@@ -757,7 +758,10 @@ def _flush_run() -> None:
         fluent.flush()
 
 
-def _worker_init(setup: Callable[[], None] | None) -> None:
+def _worker_init(setup: Callable[[], None] | None, workers: int) -> None:
+    from tane._threads import share_cores
+
+    share_cores(workers)
     if setup is not None:
         setup()
 

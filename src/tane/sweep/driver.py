@@ -100,8 +100,12 @@ def run_jobs(
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+    from tane._threads import share_cores
+
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=context)
+    pool = ProcessPoolExecutor(
+        max_workers=n_jobs, mp_context=context, initializer=share_cores, initargs=(n_jobs,)
+    )
     running: dict[Future[JobResult], Job] = {}
     try:
         for job in jobs:
