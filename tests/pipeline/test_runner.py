@@ -339,3 +339,34 @@ def test_process_workers_share_the_cores_among_native_thread_pools(
     pipe = Pipeline([node(mod.threads, "values", "n", name="threads")])
     result = run(pipe, cat, runner="process", jobs=2)
     assert result.outputs == {"n": str(max(1, (os.cpu_count() or 1) // 2))}
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_memory_outputs_are_made_again_only_when_a_node_that_runs_needs_them(
+    tmp_path: Path, mod: ModuleType, keep: bool
+) -> None:
+    cache = NodeCache(tmp_path / "cache")
+    pipe = Pipeline(
+        [
+            node(mod.clean, ["raw", "params:prep"], "cleaned", name="clean", cache_memory=keep),
+            node(mod.total, "cleaned", "sum", name="total"),
+            node(mod.describe, ["sum", "params:label"], "report", name="describe"),
+        ]
+    )
+    run(pipe, make_catalog(tmp_path), params=PARAMS, cache=cache)
+    assert run(pipe, make_catalog(tmp_path), params=PARAMS, cache=cache).ran == []
+    calls = len(mod.calls())
+    # `total` must run (its code changed): it needs `cleaned`, kept or made again.
+    changed = Pipeline(
+        [
+            node(mod.clean, ["raw", "params:prep"], "cleaned", name="clean", cache_memory=keep),
+            node(mod.helper, "cleaned", "sum", name="total"),
+            node(mod.describe, ["sum", "params:label"], "report", name="describe"),
+        ]
+    )
+    result = run(changed, make_catalog(tmp_path), params=PARAMS, cache=cache)
+    assert result.ran == ["total", "describe"]
+    assert result.cached == ["clean"]
+    made_again = mod.calls()[calls:].count("clean")
+    assert made_again == (0 if keep else 1)
+    assert report(tmp_path)["total"] == [20, 40, 60, 20, 40, 60]

@@ -36,6 +36,7 @@ class Node:
         namespace: The modular pipeline the node belongs to, or None.
         retries: How many times a failing run is repeated before the pipeline fails.
         cache: Whether the node may be skipped when nothing it depends on changed.
+        cache_memory: Whether its memory outputs are kept in the cache.
         resources: What the node needs on a cluster (``{"num_cpus": 2}``).
     """
 
@@ -49,6 +50,7 @@ class Node:
     namespace: str | None = None
     retries: int = 0
     cache: bool = True
+    cache_memory: bool = True
     resources: Mapping[str, float] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -137,6 +139,7 @@ def node(
     tags: str | Iterable[str] | None = None,
     retries: int = 0,
     cache: bool = True,
+    cache_memory: bool = True,
     resources: Mapping[str, float] | None = None,
     namespace: str | None = None,
 ) -> Node:
@@ -154,6 +157,9 @@ def node(
         tags: Tags for ``tane run --tags``.
         retries: Extra attempts when the node raises.
         cache: False to always run this node (e.g. it reads a clock or a live API).
+        cache_memory: False to keep its memory outputs out of the cache (huge or
+            cheap to make): a cached run then makes them again only when a node
+            that reads them has to run.
         resources: Resources the node needs on a cluster runner.
         namespace: The modular pipeline it belongs to.
 
@@ -192,6 +198,7 @@ def node(
         namespace=namespace,
         retries=retries,
         cache=cache,
+        cache_memory=cache_memory,
         resources=dict(resources or {}),
     )
 

@@ -379,8 +379,8 @@ class _Scheduler:
         updates: dict[str, Dataset] = {}
         for name, record in entry.outputs.items():
             if record.kind == "memory":
-                if not self.cache.has_object(record.hash):
-                    return None
+                # Loaded only if a node that must run reads it; made again if it is
+                # gone by then (evicted, too big to keep, or a node with cache_memory=False).
                 continue
             ds = self.dataset(name)
             if ds is None:
@@ -607,9 +607,8 @@ class _Scheduler:
             if found is None:
                 storable = False
                 continue
-            if key is not None and self.cache is not None:
-                stored = self.cache.put_object(found[0], found[1])
-                storable = storable and stored
+            if key is not None and node.cache_memory:
+                self.cache.put_object(found[0], found[1])
             records[name] = OutputRecord(found[0], "memory")
         if key is not None and self.cache is not None and storable:
             self.cache.put(
