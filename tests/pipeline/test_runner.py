@@ -7,6 +7,7 @@ import json
 import sys
 import textwrap
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -370,3 +371,165 @@ def test_memory_outputs_are_made_again_only_when_a_node_that_runs_needs_them(
     made_again = mod.calls()[calls:].count("clean")
     assert made_again == (0 if keep else 1)
     assert report(tmp_path)["total"] == [20, 40, 60, 20, 40, 60]
+
+
+HELD = """
+import re
+from datetime import timedelta
+
+
+class Coder:
+    def codes(self, values):
+        return sorted(values)
+
+
+CODER = Coder()
+PATTERN = re.compile(r"1")
+SHIFT = timedelta(days=1)
+
+
+def use(values):
+    return [CODER.codes(values), bool(PATTERN.search("1")), SHIFT.days]
+"""
+
+RELATIVE = """
+def use(values):
+    from .helpers import bump
+
+    return bump(values)
+"""
+
+
+def _package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str]) -> str:
+    name = f"pkg_{uuid.uuid4().hex[:8]}"
+    root = tmp_path / "code" / name
+    root.mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    for file, text in files.items():
+        (root / file).write_text(textwrap.dedent(text))
+    monkeypatch.syspath_prepend(str(tmp_path / "code"))
+    return name
+
+
+def _rerun_after_edit(tmp_path: Path, module: str, edit: Callable[[], None]) -> list[str]:
+    from tane.pipeline import _fingerprint
+    from tane.pipeline.datasets import MemoryDataset
+
+    cache = NodeCache(tmp_path / "cache")
+
+    def once() -> list[str]:
+        _fingerprint._memo.clear()
+        for name in [m for m in sys.modules if m.startswith(module.split(".", maxsplit=1)[0])]:
+            del sys.modules[name]
+        mod = importlib.import_module(module)
+        cat = DataCatalog()
+        cat.add("values", MemoryDataset([3, 1, 2]))
+        return run(Pipeline([node(mod.use, "values", "out", name="use")]), cat, cache=cache).ran
+
+    assert once() == ["use"]
+    assert once() == []
+    edit()
+    return once()
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("return sorted(values)", "return sorted(values, reverse=True)"),
+        ('re.compile(r"1")', 're.compile(r"9")'),
+        ("timedelta(days=1)", "timedelta(days=7)"),
+    ],
+)
+def test_objects_the_code_holds_count_by_their_class_and_their_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str
+) -> None:
+    pkg = _package(tmp_path, monkeypatch, {"nodes.py": HELD})
+    path = tmp_path / "code" / pkg / "nodes.py"
+    ran = _rerun_after_edit(
+        tmp_path, f"{pkg}.nodes", lambda: path.write_text(path.read_text().replace(old, new))
+    )
+    assert ran == ["use"]
+
+
+def test_a_relative_import_inside_a_node_counts_the_imported_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pkg = _package(
+        tmp_path,
+        monkeypatch,
+        {"nodes.py": RELATIVE, "helpers.py": "def bump(v):\n    return [x + 1 for x in v]\n"},
+    )
+    helpers = tmp_path / "code" / pkg / "helpers.py"
+    ran = _rerun_after_edit(
+        tmp_path, f"{pkg}.nodes", lambda: helpers.write_text(helpers.read_text().replace("1", "99"))
+    )
+    assert ran == ["use"]
+
+
+def test_an_input_rewritten_while_a_node_reads_it_is_not_cached_under_the_old_hash(
+    tmp_path: Path, mod: ModuleType
+) -> None:
+    target = tmp_path / "data" / "v.json"
+
+    def writer(k):
+        return {"k": k}
+
+    def meddler(v):
+        target.write_text('{"k": 999}')  # another process, in effect
+        return 1
+
+    def reader(v, tick):
+        return {"read": v["k"]}
+
+    pipe = Pipeline(
+        [
+            node(writer, "params:k", "v", name="writer"),
+            node(meddler, "v", "tick", name="meddler"),
+            node(reader, ["v", "tick"], "out", name="reader"),
+        ]
+    )
+
+    def catalog() -> DataCatalog:
+        return DataCatalog.from_config(
+            {
+                "v": {"type": "json.JSONDataset", "filepath": "data/v.json"},
+                "out": {"type": "json.JSONDataset", "filepath": "data/out.json"},
+            },
+            base_dir=tmp_path,
+        )
+
+    cache = NodeCache(tmp_path / "cache")
+    run(pipe, catalog(), params={"k": 1}, cache=cache)
+    second = run(pipe, catalog(), params={"k": 1}, cache=cache)
+    assert "reader" in second.ran  # never taken from a cache entry keyed on k=1's bytes
+
+
+def test_versioned_outputs_are_read_at_the_version_the_cached_run_wrote(
+    tmp_path: Path, mod: ModuleType
+) -> None:
+    def make(k):
+        return {"k": k}
+
+    def use(model):
+        return model["k"]
+
+    pipe = Pipeline(
+        [node(make, "params:k", "model", name="make"), node(use, "model", "used", name="use")]
+    )
+
+    def catalog() -> DataCatalog:
+        return DataCatalog.from_config(
+            {"model": {"type": "json.JSONDataset", "filepath": "data/m.json", "versioned": True}},
+            base_dir=tmp_path,
+        )
+
+    cache = NodeCache(tmp_path / "cache")
+    assert run(pipe, catalog(), params={"k": 1}, cache=cache).outputs == {"used": 1}
+    assert run(pipe, catalog(), params={"k": 2}, cache=cache).outputs == {"used": 2}
+    back = run(pipe, catalog(), params={"k": 1}, cache=cache)
+    assert back.cached == ["make", "use"]  # version 1 still exists: nothing to redo
+    again = run(pipe, catalog(), params={"k": 1}, cache=cache, reuse=False)
+    assert again.outputs == {"used": 1}
+    reads = [r for r in again.lineage if r.direction == "read" and r.dataset == "model"]
+    writes = [r for r in again.lineage if r.direction == "write" and r.dataset == "model"]
+    assert reads[0].version == writes[0].version  # read what this run wrote

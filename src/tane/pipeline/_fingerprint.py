@@ -183,7 +183,7 @@ class _Walker:
             self.cls(obj)
             return
         if callable(obj) and not isinstance(obj, types.BuiltinFunctionType):
-            self.cls(type(obj))  # a callable instance: its class's code
+            self.instance(obj)  # a callable instance: its class's code and its state
             return
         self.value(obj)
 
@@ -204,15 +204,16 @@ class _Walker:
             except ValueError:  # an empty cell
                 continue
         globals_ = func.__globals__
-        for name, imported in _names(func.__code__):
+        package = getattr(module, "__package__", None) or None
+        for name, imported in _names(func.__code__, package):
             if imported:
                 self.imported(name, module)
             elif name in globals_:
                 self.visit(globals_[name])
 
     def imported(self, name: str, module: types.ModuleType | None) -> None:
-        if not name:
-            return  # a relative import: its module's code is reached through the globals
+        if not name or name.startswith("."):
+            return  # a relative import that could not be resolved: nothing to read
         loaded = sys.modules.get(name)
         if loaded is not None:
             self.module(loaded)
@@ -265,23 +266,74 @@ class _Walker:
         elif callable(value) or isinstance(value, (types.ModuleType, type)):
             self.visit(value)
         else:
-            # Data held by the code (a compiled regex, an array): its type, not its bytes.
-            self.add("obj", type(value).__module__, type(value).__qualname__)
+            self.instance(value)
+
+    def instance(self, value: Any) -> None:
+        """An object the code holds (a compiled regex, a config object, an array).
+
+        Its class's code counts (user classes by source, libraries by version),
+        and so does its state, by the hash of its pickle (a regex's pattern, a
+        timedelta, a dataclass's fields); an object that cannot be pickled
+        counts by its repr when that has no memory address in it.
+        """
+        self.cls(type(value))
+        self.add("state", _state_digest(value))
 
 
-def _names(code: types.CodeType) -> list[tuple[str, bool]]:
-    """Global names a code object (and the code nested in it) uses; True for imports."""
+def _names(code: types.CodeType, package: str | None = None) -> list[tuple[str, bool]]:
+    """Global names a code object (and the code nested in it) uses; True for imports.
+
+    Relative imports (``from .helpers import f`` inside a function) are resolved
+    against ``package`` to the absolute module name.
+    """
+    import importlib.util
+
     out: list[tuple[str, bool]] = []
     stack = [code]
     while stack:
         current = stack.pop()
-        imports = {
-            str(ins.argval) for ins in dis.get_instructions(current) if ins.opname == "IMPORT_NAME"
-        }
+        imports: set[str] = set()
+        consts: list[Any] = []
+        for ins in dis.get_instructions(current):
+            if ins.opname == "LOAD_CONST":
+                consts = [*consts[-1:], ins.argval]
+                continue
+            if ins.opname == "IMPORT_NAME":
+                name = str(ins.argval)
+                level = consts[0] if len(consts) == 2 and isinstance(consts[0], int) else 0
+                fromlist = consts[1] if len(consts) == 2 else None
+                if level and package:
+                    base = "." * level + name if name else "." * level
+                    try:
+                        resolved = importlib.util.resolve_name(base, package)
+                    except (ImportError, ValueError):
+                        resolved = "." + name
+                    if not name and isinstance(fromlist, tuple):
+                        # `from . import helpers`: each imported name may be a module
+                        imports.update(f"{resolved}.{item}" for item in fromlist)
+                    else:
+                        imports.add(resolved)
+                elif level:
+                    imports.add("." + name)
+                else:
+                    imports.add(name)
+            consts = []
+        names = {ins.argval for ins in dis.get_instructions(current) if ins.opname == "IMPORT_NAME"}
         out.extend((name, True) for name in sorted(imports))
-        out.extend((name, False) for name in current.co_names if name not in imports)
+        out.extend((n, False) for n in current.co_names if n not in imports and n not in names)
         stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
     return out
+
+
+def _state_digest(value: Any) -> str:
+    import pickle
+
+    try:
+        data = pickle.dumps(value, protocol=4)
+    except Exception:
+        text = repr(value)
+        return "" if " at 0x" in text else text
+    return hashlib.sha256(data).hexdigest()
 
 
 def _user_module_file(name: str) -> str | None:

@@ -230,6 +230,7 @@ class _Done:
     duration: float
     attempts: int
     metrics: list[tuple[str, float, int]] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # inputs rewritten while loading
 
 
 class _Scheduler:
@@ -255,6 +256,9 @@ class _Scheduler:
         self.producers = pipeline.producers()
         self.datasets: dict[str, Dataset | None] = {}  # None: a memory dataset of this run
         self.hashes: dict[str, str | None] = {}
+        # The change signature (size, mtime) each hash was taken at: a load that
+        # finds another means someone else wrote the file meanwhile.
+        self.signatures: dict[str, Any] = {}
         self.memory: dict[str, Any] = {}
         self.objects: dict[str, str] = {}  # memory output -> cache object digest (not loaded)
         self.result = PipelineResult()
@@ -326,11 +330,14 @@ class _Scheduler:
         digest = None
         ds = self.dataset(name)
         if ds is not None:
-            digest = self.dataset_hash(ds)
+            signature = ds.stat()
+            digest = self.dataset_hash(ds, signature)
+            if signature is not None:
+                self.signatures[name] = signature
         self.hashes[name] = digest
         return digest
 
-    def dataset_hash(self, ds: Dataset) -> str | None:
+    def dataset_hash(self, ds: Dataset, signature: Any = None) -> str | None:
         from tane.pipeline.datasets import MemoryDataset
 
         if isinstance(ds, MemoryDataset):
@@ -340,7 +347,8 @@ class _Scheduler:
                 return None
             found = memory_hash(value)
             return found[0] if found else None
-        signature = ds.stat()
+        if signature is None:
+            signature = ds.stat()
         location = ds.path
         if signature is not None and location is not None and self.cache is not None:
             known = self.cache.known_hash(location, signature)
@@ -384,6 +392,13 @@ class _Scheduler:
                 continue
             ds = self.dataset(name)
             if ds is None:
+                return None
+            if record.version is not None and getattr(ds, "versioned", False):
+                # The version that run wrote, not whatever is latest now.
+                pinned = ds.at_version(record.version)
+                if pinned.exists() and self.dataset_hash(pinned) == record.hash:
+                    updates[name] = pinned
+                    continue
                 return None
             if ds.exists() and self.dataset_hash(ds) == record.hash:
                 continue
@@ -462,7 +477,7 @@ class _Scheduler:
             if ds is None:
                 out[name] = ("value", self.value(name))
             else:
-                out[name] = ("dataset", ds)
+                out[name] = ("dataset", ds, self.signatures.get(name))
         return out
 
     # -- the loop --------------------------------------------------------------------
@@ -518,7 +533,7 @@ class _Scheduler:
                     try:
                         done = _execute(node, inputs, self.outputs_for(node))
                     except _Attempts as exc:
-                        failure = self.failed(node, exc.cause, inputs, exc.attempts)
+                        failure = self.failed(node, exc.cause, inputs, exc.attempts, exc.cause)
                         break
                     self.finished(node, key, done, inputs)
                     release(node)
@@ -536,7 +551,10 @@ class _Scheduler:
                     done = future.result()
                 except _Attempts as exc:
                     if failure is None:
-                        failure = self.failed(node, exc.cause, inputs, exc.attempts)
+                        # From a process worker the cause has no frames; the remote
+                        # traceback concurrent.futures chained to `exc` has them.
+                        origin = exc.cause if exc.cause.__traceback__ is not None else exc
+                        failure = self.failed(node, exc.cause, inputs, exc.attempts, origin)
                     continue
                 except BaseException as exc:  # a worker died, or the result did not pickle
                     if failure is None:
@@ -590,13 +608,24 @@ class _Scheduler:
         for name, (digest, path, version) in done.persisted.items():
             self.hashes[name] = digest
             ds = self.datasets.get(name)
+            if ds is not None and version is not None:
+                # Nodes downstream read the version this run wrote, even if another
+                # run saves a newer one meanwhile.
+                ds = ds.at_version(version)
+                self.datasets[name] = ds
             signature = ds.stat() if ds is not None and digest is not None else None
-            if signature is not None and ds is not None and digest and self.cache is not None:
-                self.cache.remember_hash(str(ds.path), signature, digest)
+            if signature is not None and ds is not None and digest:
+                self.signatures[name] = signature
+                if self.cache is not None:
+                    self.cache.remember_hash(str(ds.path), signature, digest)
             if digest is None:
                 storable = False
             else:
                 records[name] = OutputRecord(digest, "dataset", path, version)
+        if done.changed:
+            # An input was rewritten by someone else while this node read it: what
+            # it made does not belong to the input hashes of its key.
+            storable = False
         for name, value in done.memory.items():
             self.memory[name] = value
             if self.cache is None:
@@ -663,7 +692,12 @@ class _Scheduler:
                 self.memory.pop(name, None)
 
     def failed(
-        self, node: Node, exc: BaseException, inputs: dict[str, Any], attempts: int
+        self,
+        node: Node,
+        exc: BaseException,
+        inputs: dict[str, Any],
+        attempts: int,
+        origin: BaseException | None = None,
     ) -> NodeFailed:
         shown = _shown(inputs)
         for obs in self.observers:
@@ -673,7 +707,7 @@ class _Scheduler:
         )
         described = ", ".join(f"{k} ({v})" for k, v in shown.items()) or "none"
         tries = f" after {attempts} attempts" if attempts > 1 else ""
-        return NodeFailed(
+        error = NodeFailed(
             f"node {node.name!r} failed{tries}: {_one_line(exc)}\n"
             f"  inputs: {described}\n"
             f"  to resume: {self.resume_hint} --from-nodes {node.name} "
@@ -681,6 +715,8 @@ class _Scheduler:
             node.name,
             exc,
         )
+        error.__cause__ = origin  # the node's own traceback, for `tane runs show --traceback`
+        return error
 
 
 # -- executing one node (in this process, a thread, or a worker) --------------------
@@ -709,13 +745,18 @@ def _execute(node: Node, inputs: dict[str, Any], outputs: dict[str, Dataset | No
         attempts += 1
         start = time.perf_counter()
         reads: dict[str, tuple[str | None, str | None]] = {}
+        changed: list[str] = []
         try:
             values = []
             for name in node.inputs:
-                kind, obj = inputs[name]
+                kind, obj, *expected = inputs[name]
                 if kind == "dataset":
+                    signature = expected[0] if expected else None
+                    before = obj.stat() if signature is not None else None
                     values.append(obj.load())
                     reads[name] = (obj.path, obj.version)
+                    if signature is not None and (before != signature or obj.stat() != signature):
+                        changed.append(name)
                 else:
                     values.append(obj)
             with _metric_tap() as logged:
@@ -731,7 +772,7 @@ def _execute(node: Node, inputs: dict[str, Any], outputs: dict[str, Dataset | No
                     persisted[name] = (ds.content_hash(), ds.path, ds.version)
             _flush_run()
             duration = time.perf_counter() - start
-            return _Done(memory, persisted, reads, duration, attempts, list(logged))
+            return _Done(memory, persisted, reads, duration, attempts, list(logged), changed)
         except Exception as exc:
             if attempts > node.retries:
                 _flush_run()
@@ -768,7 +809,7 @@ def _worker_init(setup: Callable[[], None] | None, workers: int) -> None:
 def _shown(inputs: Mapping[str, Any]) -> dict[str, str]:
     out = {}
     for name, item in inputs.items():
-        kind, obj = item
+        kind, obj = item[0], item[1]
         if kind == "dataset":
             out[name] = f"{type(obj).__name__} at {obj.path}" if obj.path else type(obj).__name__
         else:
@@ -788,7 +829,10 @@ def _summary(value: Any) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
+    """``Type: the first line of the message`` (a long message's hint lines dropped)."""
+    lines = str(exc).strip().splitlines()
+    name = type(exc).__name__
+    return f"{name}: {lines[0]}" if lines else name
 
 
 def _param_value(plain: Any, name: str) -> Any:

@@ -143,12 +143,27 @@ class PipelineProject:
             loaded = _load_yaml(path)
             if loaded is not None:
                 merged = OmegaConf.merge(merged, loaded)
-        context = OmegaConf.create(_plain(cfg) if cfg is not None else {})
-        root = OmegaConf.merge(context, merged)
+        for key, entry in merged.items():
+            if not str(key).startswith("_") and not isinstance(entry, Mapping):
+                raise InvalidInput(
+                    f"catalog entry {key!r} must be a mapping with a type: (and a filepath:), "
+                    f"got {type(entry).__name__} {entry!r}"
+                )
+        # The config only resolves ${...} in the catalog: a param named like a
+        # dataset (`model:`) must never be merged into that dataset's entry.
+        context = _plain(cfg) if cfg is not None else {}
+        shared = {k: v for k, v in context.items() if k not in merged}
+        root = OmegaConf.merge(OmegaConf.create(shared), merged)
         try:
             resolved = OmegaConf.to_container(root, resolve=True)
         except Exception as exc:
-            raise InvalidInput(f"the catalog does not resolve: {exc}") from None
+            text = str(exc).split("\n")[0]
+            key = getattr(exc, "full_key", None)
+            where = f" (in {key})" if key else ""
+            raise InvalidInput(
+                f"the catalog does not resolve: {text}{where}; interpolations may use the "
+                "catalog's own keys, the config's top-level keys and ${oc.env:VAR}"
+            ) from None
         assert isinstance(resolved, dict)
         return {
             str(k): v
@@ -272,6 +287,15 @@ def _call_ref(ref: str, what: str) -> Any:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise PipelineError(f"{what}: cannot import {module_name} ({exc})") from exc
+    except SyntaxError as exc:
+        raise PipelineError(
+            f"{what}: {exc.filename}, line {exc.lineno}: {exc.msg} (a syntax error in the "
+            "project's code)"
+        ) from None
+    except Exception as exc:
+        raise PipelineError(
+            f"{what}: importing {module_name} raised {type(exc).__name__}: {exc}"
+        ) from exc
     func = getattr(module, attr, None)
     if func is None:
         raise PipelineError(f"{what}: {module_name} has no {attr}")
@@ -348,6 +372,7 @@ class PipelineApp(TaneApp):
         self.extra_observers = list(observers)
         self.last_result: PipelineResult | None = None
         self._isolated = False
+        self._overrides: list[str] = []
         self.entry = PipelineEntry(str(project.root), options, experiment)
 
     def selected(self) -> Pipeline:
@@ -378,6 +403,7 @@ class PipelineApp(TaneApp):
         """Run the pipeline once as a tracked run (a child run when ``parent_id`` is given)."""
         self.selected()  # a bad pipeline name or filter fails before any run is recorded
         self._isolated = parent_id is not None
+        self._overrides = list(overrides)
         tags = {
             "tane.kind": "pipeline",
             "tane.pipeline": self.options.pipeline,
@@ -404,11 +430,7 @@ class PipelineApp(TaneApp):
         setup = None
         if self.options.runner == "process":
             setup = functools.partial(_attach_worker, active.id, active.store.uri)
-        hint = "tane run" + (
-            f" --pipeline {self.options.pipeline}"
-            if self.options.pipeline != DEFAULT_PIPELINE
-            else ""
-        )
+        hint = self._resume_command()
         hooks.hook.before_pipeline_run(
             run_params=self._run_params(active.id), pipeline=pipe, catalog=catalog
         )
@@ -439,6 +461,23 @@ class PipelineApp(TaneApp):
             catalog=catalog,
         )
         return None
+
+    def _resume_command(self) -> str:
+        """``tane run`` with this run's pipeline, environment, runner and overrides."""
+        import shlex
+
+        o = self.options
+        parts = ["tane", "run"]
+        if o.pipeline != DEFAULT_PIPELINE:
+            parts += ["--pipeline", o.pipeline]
+        if o.env:
+            parts += ["--env", o.env]
+        if o.runner != "sequential":
+            parts += ["--runner", o.runner]
+            if o.jobs:
+                parts += ["--jobs", str(o.jobs)]
+        parts += list(self._overrides)
+        return " ".join(shlex.quote(p) for p in parts)
 
     def _run_params(self, run_id: str) -> dict[str, Any]:
         o = self.options

@@ -90,7 +90,9 @@ class ActiveRun:
             self.end()
         else:
             status, text = _status_for(exc, tb)
-            self.end(status, error=text)
+            lines = str(exc).strip().splitlines()
+            summary = f"{type(exc).__name__}: {lines[0]}" if lines else None
+            _end_run(self, status, text, summary)
 
     @property
     def info(self) -> Run:
@@ -223,6 +225,9 @@ class Terminated(SystemExit):
 
 
 def _status_for(exc: BaseException, tb: TracebackType | None) -> tuple[RunStatus, str | None]:
+    if type(exc).__name__ == "TrialPruned":
+        # tane.TrialPruned or optuna.TrialPruned: a sweep's pruner stopped this trial.
+        return RunStatus.PRUNED, None
     if isinstance(exc, Terminated):
         return RunStatus.KILLED, "terminated by SIGTERM"
     if isinstance(exc, KeyboardInterrupt):
@@ -455,7 +460,9 @@ def _capturing() -> bool:
         return any(r._capture is not None for stack in _state.stacks for r in stack)
 
 
-def _end_run(active: ActiveRun, status: RunStatus, error: str | None) -> None:
+def _end_run(
+    active: ActiveRun, status: RunStatus, error: str | None, summary: str | None = None
+) -> None:
     with _state.lock:
         if active.ended:
             return
@@ -464,10 +471,12 @@ def _end_run(active: ActiveRun, status: RunStatus, error: str | None) -> None:
             # Runs started inside this one, in the same thread, end with it.
             while stack and stack[-1] is not active:
                 _finish(stack[-1], status, None)
-        _finish(active, status, error)
+        _finish(active, status, error, summary)
 
 
-def _finish(active: ActiveRun, status: RunStatus, error: str | None) -> None:
+def _finish(
+    active: ActiveRun, status: RunStatus, error: str | None, summary: str | None = None
+) -> None:
     if active in active._stack:
         active._stack.remove(active)
     active.ended = True
@@ -494,7 +503,9 @@ def _finish(active: ActiveRun, status: RunStatus, error: str | None) -> None:
             if data:
                 active.store.log_artifact_bytes(active.id, LOG_ARTIFACT, data, append=True)
         if error:
-            first = error.strip().splitlines()[-1] if error.strip() else error
+            # The exception's first line, not the traceback's last: a long message
+            # ends with hints, and the tag is what `tane runs show` puts first.
+            first = summary or (error.strip().splitlines()[-1] if error.strip() else error)
             active.store.log_batch(
                 active.id, tags={"tane.error": first[:1000], "tane.traceback": error}
             )

@@ -134,6 +134,10 @@ class Dataset(abc.ABC):
             "stored in files"
         )
 
+    def at_version(self, version: str) -> Dataset:
+        """Return a copy that loads ``version``; datasets without versions return themselves."""
+        return self
+
     # -- helpers for subclasses ----------------------------------------------------
 
     def _describe(self) -> dict[str, Any]:
@@ -452,6 +456,15 @@ class FileDataset(Dataset):
             return self._storage.sha256(url)
         except Exception as exc:
             self._fail(f"cannot read {url}", exc)
+
+    def at_version(self, version: str) -> FileDataset:
+        """A copy that loads ``version`` (the one a run wrote) instead of the latest."""
+        if not self._versioned:
+            return self
+        new = copy.copy(self)
+        new._load_version = version
+        new._version = None
+        return new
 
     def with_path(self, path: str) -> FileDataset:
         new = copy.copy(self)
