@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         StoreError,
         TaneError,
     )
+    from tane.sweep.trial import TrialPruned, should_prune
     from tane.tracking.client import Client
     from tane.tracking.entities import Experiment, Metric, Run, RunStatus
     from tane.tracking.fluent import (
@@ -90,6 +91,8 @@ _LAZY = {
     "RunNotFound": "tane.errors",
     "ExperimentNotFound": "tane.errors",
     "NoActiveRun": "tane.errors",
+    "should_prune": "tane.sweep.trial",
+    "TrialPruned": "tane.sweep.trial",
 }
 
 __all__ = [
@@ -107,6 +110,7 @@ __all__ = [
     "RunStatus",
     "StoreError",
     "TaneError",
+    "TrialPruned",
     "__version__",
     "active_config",
     "active_run",
@@ -129,11 +133,16 @@ __all__ = [
     "set_note",
     "set_tag",
     "set_tags",
+    "should_prune",
     "start_run",
+    "sweep",
 ]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "sweep":
+        # The package, which is callable: tane.sweep(objective, n_trials=...).
+        return import_module("tane.sweep")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'tane' has no attribute {name!r}")

@@ -92,6 +92,7 @@ _COMMANDS = {
     "new": ("tane.cli.new:new", "Scaffold a new project (tane new NAME --starter iris)."),
     "run": ("tane.cli.pipelines:run", "Run a pipeline of the project, skipping what is cached."),
     "pipeline": ("tane.cli.pipelines:pipeline", "Show the project's pipelines."),
+    "sweep": ("tane.cli.pipelines:sweep", "Search a pipeline's params with Optuna's samplers."),
     "catalog": ("tane.cli.pipelines:catalog", "List the datasets of the project's catalog."),
 }
 

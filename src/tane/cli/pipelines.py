@@ -158,6 +158,145 @@ def run(
     _report(app, run_id)
 
 
+@click.command()
+@click.argument("overrides", nargs=-1)
+@click.option(
+    "-p",
+    "--pipeline",
+    "pipeline_name",
+    default="__default__",
+    show_default=True,
+    help="Pipeline each trial runs.",
+)
+@click.option("-n", "--nodes", multiple=True, metavar="NAMES", help="Only these nodes.")
+@click.option("--from-nodes", multiple=True, metavar="NAMES", help="These nodes and downstream.")
+@click.option("--to-nodes", multiple=True, metavar="NAMES", help="These nodes and upstream.")
+@click.option("-t", "--tags", multiple=True, metavar="TAGS", help="Only nodes with these tags.")
+@click.option("--trials", type=int, default=None, metavar="N", help="How many trials (default 20).")
+@click.option(
+    "--sampler",
+    default=None,
+    metavar="NAME",
+    help="tpe (default), random, grid, cmaes, gp, nsgaii, motpe, qmc.",
+)
+@click.option(
+    "--direction",
+    default=None,
+    metavar="DIR",
+    help="minimize (default) or maximize; comma-separated for several objectives.",
+)
+@click.option(
+    "--objective",
+    default=None,
+    metavar="METRIC",
+    help="Metric(s) a node logs with tane.log_metric to optimize.",
+)
+@click.option(
+    "--pruner",
+    default=None,
+    metavar="NAME",
+    help="none (default), median, percentile, halving, hyperband.",
+)
+@click.option("--timeout", type=float, default=None, metavar="S", help="Stop asking after S s.")
+@click.option("--seed", type=int, default=None, metavar="N", help="Seed of the sampler.")
+@click.option(
+    "--target", type=float, default=None, metavar="V", help="Stop once the best value reaches V."
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=int,
+    default=1,
+    metavar="N",
+    help="Trials side by side in N worker processes.",
+)
+@click.option("--no-cache", is_flag=True, help="Run every node of every trial.")
+@click.option("-e", "--env", metavar="NAME", help="Kedro layout: the conf/<NAME> folder.")
+@click.option("--experiment", metavar="NAME", help="Experiment to record in.")
+@click.option("--name", metavar="NAME", help="Name of the sweep's parent run.")
+@click.option("--resume", metavar="RUN_ID", help="Continue an interrupted sweep.")
+def sweep(
+    overrides: tuple[str, ...],
+    pipeline_name: str,
+    nodes: tuple[str, ...],
+    from_nodes: tuple[str, ...],
+    to_nodes: tuple[str, ...],
+    tags: tuple[str, ...],
+    trials: int | None,
+    sampler: str | None,
+    direction: str | None,
+    objective: str | None,
+    pruner: str | None,
+    timeout: float | None,
+    seed: int | None,
+    target: float | None,
+    jobs: int,
+    no_cache: bool,
+    env: str | None,
+    experiment: str | None,
+    name: str | None,
+    resume: str | None,
+) -> None:
+    """Search a pipeline's params: every trial a pipeline run, cached nodes reused.
+
+    OVERRIDES give the search space in Hydra's sweep syntax:
+    model.lr='tag(log, interval(1e-3, 0.3))', model.depth='range(2, 9)',
+    model=a,b; fixed overrides (trainer.epochs=5) apply to every trial.
+    """
+    from argparse import Namespace
+
+    from tane.errors import InvalidInput
+    from tane.pipeline.session import PipelineApp, PipelineProject, RunOptions
+
+    cli = state()
+    if cli.store_option:
+        os.environ["TANE_STORE"] = cli.store_option
+    if jobs < 1:
+        raise InvalidInput(f"--jobs must be at least 1, got {jobs}")
+    options = RunOptions(
+        pipeline=pipeline_name,
+        nodes=_names(nodes),
+        from_nodes=_names(from_nodes),
+        to_nodes=_names(to_nodes),
+        tags=_names(tags),
+        use_cache=not no_cache,
+        env=env,
+        progress=False,
+    )
+    project = PipelineProject.find(env=env)
+    app = PipelineApp(project, options, experiment)
+    args = Namespace(
+        sampler=sampler,
+        direction=direction,
+        objective=objective,
+        pruner=pruner,
+        trials=trials,
+        timeout=timeout,
+        seed=seed,
+        target=target,
+    )
+    outcome = app.sweep(list(overrides), app.sweep_settings(args), jobs, resume, name)
+    _cache_report(outcome)
+
+
+def _cache_report(outcome: Any) -> None:
+    """How many node executions the cache saved across the trials."""
+    import tane
+
+    client = tane.Client()
+    ran = cached = 0
+    for result in outcome.trials:
+        if not result.run_id:
+            continue
+        tags = client.get_run(result.run_id).tags
+        ran += int(tags.get("tane.nodes.ran", 0))
+        cached += int(tags.get("tane.nodes.cached", 0))
+    if ran or cached:
+        click.echo(
+            f"nodes: {ran} ran, {cached} taken from the cache across {len(outcome.trials)} trials"
+        )
+
+
 def _report(app: PipelineApp, run_id: str) -> None:
     from tane.cli._render import console
 

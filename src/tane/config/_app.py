@@ -57,6 +57,7 @@ class TaneApp:
     def compose(self, overrides: Sequence[str]) -> Any:
         """The composed, validated config for these overrides."""
         cfg = self.composer.compose(list(overrides))
+        _drop_sweep_section(cfg)
         if self.schema is not None:
             from tane.config._schema import validate
 
@@ -118,7 +119,12 @@ class TaneApp:
         return value, run.id
 
     def run_job(
-        self, overrides: tuple[str, ...], index: int, parent_id: str, store: str | None
+        self,
+        overrides: tuple[str, ...],
+        index: int,
+        parent_id: str,
+        store: str | None,
+        extra_tags: dict[str, str] | None = None,
     ) -> Any:
         """Run one job of a multirun as a child run (called in-process or in a worker)."""
         from tane.sweep.driver import JOB_TAG, JobResult
@@ -130,7 +136,7 @@ class TaneApp:
                 list(overrides),
                 parent_id=parent_id,
                 store=store,
-                extra_tags={JOB_TAG: json.dumps(list(overrides))},
+                extra_tags={JOB_TAG: json.dumps(list(overrides)), **(extra_tags or {})},
             )
             result.run_id = run_id
             result.value = _plain_value(value)
@@ -138,8 +144,11 @@ class TaneApp:
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
-            result.status = "FAILED"
-            result.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            pruned = type(exc).__name__ == "TrialPruned"
+            result.status = "PRUNED" if pruned else "FAILED"
+            result.error = (
+                None if pruned else "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            )
             result.run_id = self.last_run_id
         return result
 
@@ -186,8 +195,36 @@ class TaneApp:
         parser.add_argument(
             "--resume",
             metavar="RUN_ID",
-            help="with -m: continue an interrupted multirun; finished jobs are not run again",
+            help="with -m or --sweep: continue an interrupted multirun or sweep",
         )
+        search = parser.add_argument_group("search (--sweep)")
+        search.add_argument(
+            "--sweep",
+            action="store_true",
+            help="search the sweep overrides (interval(), range(), choice(), a,b) with a sampler",
+        )
+        search.add_argument("--trials", type=int, metavar="N", help="how many trials (default 20)")
+        search.add_argument(
+            "--sampler", default=None, metavar="NAME", help="tpe (default), random, grid, ..."
+        )
+        search.add_argument(
+            "--direction",
+            default=None,
+            metavar="DIR",
+            help="minimize (default) or maximize; comma-separated for several objectives",
+        )
+        search.add_argument(
+            "--objective",
+            default=None,
+            metavar="METRIC",
+            help="metric(s) to optimize (default: the returned value, `objective`)",
+        )
+        search.add_argument(
+            "--pruner", default=None, metavar="NAME", help="median, percentile, halving, hyperband"
+        )
+        search.add_argument("--timeout", type=float, metavar="S", help="stop asking after S s")
+        search.add_argument("--seed", type=int, metavar="N", help="seed of the sampler")
+        search.add_argument("--target", type=float, metavar="V", help="stop once best reaches V")
         return parser
 
     def cli(self, argv: Sequence[str]) -> Any:
@@ -199,6 +236,17 @@ class TaneApp:
         try:
             if args.cfg:
                 return self.print_config(args.overrides, args.resolve)
+            if args.sweep or (args.resume and self._is_sweep(args.resume)):
+                if args.jobs < 1:
+                    raise InvalidInput(f"--jobs must be at least 1, got {args.jobs}")
+                outcome = self.sweep(
+                    args.overrides,
+                    self.sweep_settings(args),
+                    args.jobs,
+                    args.resume,
+                    args.name,
+                )
+                return outcome.best_value
             if args.multirun or args.resume:
                 if args.jobs < 1:
                     raise InvalidInput(f"--jobs must be at least 1, got {args.jobs}")
@@ -272,6 +320,45 @@ class TaneApp:
         reporter.summary(results, parent_run.id)
         return results
 
+    # -- a search -----------------------------------------------------------------------
+
+    def _is_sweep(self, run_id: str) -> bool:
+        import tane
+        from tane.sweep.driver import KIND_TAG
+
+        return tane.Client().get_run(run_id).tags.get(KIND_TAG) == "sweep"
+
+    def sweep_settings(self, args: Any = None) -> Any:
+        """Settings from the ``sweep:`` config section, overridden by the command line."""
+        from tane.sweep.run import settings_from
+
+        return settings_from(self.compose_base_sweep_section(), args)
+
+    def compose_base_sweep_section(self) -> dict[str, Any]:
+        from omegaconf import OmegaConf
+
+        from tane.sweep.run import is_sweep_section
+
+        cfg = self.composer.compose([])
+        section = cfg.get("sweep") if hasattr(cfg, "get") else None
+        if section is None or not is_sweep_section(section):
+            return {}
+        plain = OmegaConf.to_container(section, resolve=True)
+        return {str(k): v for k, v in plain.items()} if isinstance(plain, dict) else {}
+
+    def sweep(
+        self,
+        overrides: Sequence[str],
+        settings: Any,
+        n_jobs: int = 1,
+        resume: str | None = None,
+        name: str | None = None,
+    ) -> Any:
+        """Search the sweep overrides with a sampler: a parent run, a child run per trial."""
+        from tane.sweep.run import run_sweep
+
+        return run_sweep(self, list(overrides), settings, n_jobs, resume, name)
+
     entry: Any = None  # the decorated wrapper: what worker processes unpickle
 
 
@@ -281,6 +368,20 @@ def _execute(entry: Any, store: str | None, job: Any, parent_id: str) -> Any:
 
     app: TaneApp = entry.tane_app
     return timed(lambda: app.run_job(job.overrides, job.index, parent_id, store))
+
+
+def _drop_sweep_section(cfg: Any) -> None:
+    """A ``sweep:`` section configures the search, not the task: keep it out of both."""
+    section = cfg.get("sweep") if hasattr(cfg, "get") else None
+    if section is None:
+        return
+    from tane.sweep.run import is_sweep_section
+
+    if is_sweep_section(section):
+        from omegaconf import open_dict
+
+        with open_dict(cfg):
+            del cfg["sweep"]
 
 
 def log_result(run: Any, value: Any) -> None:

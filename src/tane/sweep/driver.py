@@ -32,6 +32,7 @@ class Job:
 
     index: int
     overrides: tuple[str, ...]
+    params: tuple[tuple[str, Any], ...] = ()  # a search trial's values, by key
 
 
 @dataclass

@@ -1,0 +1,251 @@
+"""``tane.sweep(objective, ...)``: define-by-run search, as Optuna users write it, recorded.
+
+    def objective(trial):
+        x = trial.suggest_float("x", -10, 10)
+        return (x - 2) ** 2
+
+    best = tane.sweep(objective, n_trials=100, sampler="tpe", experiment="quad")
+    best.best_params, best.best_value, best.best_run_id
+
+Every trial is a child run of one parent run: the suggested values as params, the
+returned value as the ``objective`` metric (a dict's numbers under their keys),
+intermediate values as metrics, PRUNED/FAILED with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tane.errors import InvalidInput
+from tane.sweep.driver import KIND_TAG, JobResult
+from tane.sweep.run import SweepOutcome, _record, _Reporter
+from tane.sweep.search import TRIAL_TAG, Search, SweepSettings, make_study
+from tane.sweep.space import SearchSpace
+from tane.sweep.trial import TrialPruned
+
+
+class Trial:
+    """One trial of a define-by-run sweep: Optuna's ``suggest_*`` API, recorded in its run.
+
+    Each suggested value is logged as a param of the trial's run when it is
+    suggested; ``report`` logs an intermediate value as a metric and hands it to
+    the pruner.
+    """
+
+    def __init__(self, trial: Any, run: Any, objective: str) -> None:
+        self._trial = trial
+        self._run = run
+        self._objective = objective
+
+    @property
+    def number(self) -> int:
+        return int(self._trial.number)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self._trial.params)
+
+    @property
+    def run_id(self) -> str:
+        return str(self._run.id)
+
+    def _logged(self, name: str, value: Any) -> Any:
+        self._run.log_params({name: value})
+        return value
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float:
+        return float(
+            self._logged(name, self._trial.suggest_float(name, low, high, step=step, log=log))
+        )
+
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int:
+        return int(self._logged(name, self._trial.suggest_int(name, low, high, step=step, log=log)))
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        return self._logged(name, self._trial.suggest_categorical(name, choices))
+
+    def report(self, value: float, step: int) -> None:
+        """Log an intermediate value (as the objective metric at ``step``) for the pruner."""
+        self._run.log_metric(self._objective, float(value), step=step)
+        self._trial.report(float(value), step)
+
+    def should_prune(self) -> bool:
+        return bool(self._trial.should_prune())
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        self._trial.set_user_attr(key, value)
+        self._run.set_tags({f"user.{key}": value})
+
+
+def sweep(
+    objective: Callable[[Trial], Any],
+    *,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    sampler: str = "tpe",
+    sampler_options: dict[str, Any] | None = None,
+    direction: str = "minimize",
+    directions: Sequence[str] | None = None,
+    pruner: str = "none",
+    pruner_options: dict[str, Any] | None = None,
+    seed: int | None = None,
+    target: float | None = None,
+    enqueue: Sequence[dict[str, Any]] = (),
+    experiment: str | None = None,
+    name: str | None = None,
+    store: str | None = None,
+    verbose: bool = False,
+) -> SweepOutcome:
+    """Search ``objective(trial)`` with an Optuna sampler; every trial a recorded child run.
+
+    Args:
+        objective: Takes a :class:`Trial`, returns a number (or, for several
+            directions, a sequence of numbers).
+        n_trials: How many trials (default 20); ``timeout`` stops asking after
+            that many seconds; ``target`` once the best value reaches it.
+        sampler: ``tpe`` (default), ``random``, ``cmaes``, ``gp``, ``nsgaii``,
+            ``motpe``, ``qmc`` (``grid`` needs a space: use ``--sweep`` overrides).
+        direction: ``minimize`` or ``maximize``; ``directions`` for several objectives.
+        pruner: ``none``, ``median``, ``percentile``, ``halving``, ``hyperband``.
+        seed: Makes the sampler reproducible.
+        enqueue: Params to try first (known-good settings).
+        experiment: Experiment of the runs; ``name`` names the parent run.
+        store: A store URI (default: TANE_STORE or the project's).
+        verbose: Print a line per trial and the best at the end.
+
+    Returns:
+        The best value, params and run, every trial, the importances and the study.
+    """
+    import tane
+
+    dirs = list(directions) if directions else [direction]
+    settings = SweepSettings(
+        sampler=sampler,
+        sampler_options=dict(sampler_options or {}),
+        directions=dirs,
+        objectives=["objective"]
+        if len(dirs) == 1
+        else [f"objective_{i}" for i in range(len(dirs))],
+        trials=n_trials,
+        timeout=timeout,
+        pruner=pruner,
+        pruner_options=dict(pruner_options or {}),
+        seed=seed,
+        target=target,
+        enqueue=[dict(p) for p in enqueue],
+    )
+    if settings.sampler == "grid":
+        raise InvalidInput(
+            "the grid sampler needs its values up front: sweep a script with "
+            "--sweep a=1,2 --sampler grid, or use random/tpe here"
+        )
+    space = SearchSpace()
+    study = make_study(settings, space)
+    for params in settings.enqueue:
+        study.enqueue_trial(params)
+    search = Search(study, space, settings)
+    reporter = _Reporter(search, settings) if verbose else None
+    results: list[JobResult] = []
+    with tane.start_run(
+        experiment=experiment,
+        name=name or f"{getattr(objective, '__name__', 'objective')} sweep",
+        tags={KIND_TAG: "sweep", "tane.sweep.sampler": settings.sampler},
+        store=store,
+    ) as parent:
+        while not search._should_stop():
+            trial = study.ask()
+            search.asked += 1
+            result = _one_trial(objective, trial, parent, settings, study)
+            results.append(result)
+            search.finished += 1
+            if reporter is not None:
+                reporter.trial_done(result)
+            best = search._best() if len(dirs) == 1 else None
+            if best is not None:
+                parent.log_metric("best_value", best, step=trial.number)
+        outcome = _record(parent, study, space, settings, results, search)
+    if reporter is not None:
+        reporter.summary(outcome, search)
+    return outcome
+
+
+def _one_trial(
+    objective: Callable[[Trial], Any],
+    trial: Any,
+    parent: Any,
+    settings: SweepSettings,
+    study: Any,
+) -> JobResult:
+    from optuna.trial import TrialState
+
+    import tane
+
+    started = time.perf_counter()
+    result = JobResult(trial.number, (), "FINISHED")
+    run = tane.start_run(
+        name=f"trial-{trial.number}",
+        parent_id=parent.id,
+        tags={TRIAL_TAG: str(trial.number)},
+    )
+    result.run_id = run.id
+    wrapped = Trial(trial, run, settings.objectives[0])
+    try:
+        with run:
+            value = objective(wrapped)
+            values, reason = _values(value, len(settings.directions))
+            if values is None:
+                raise _NoValue(reason or "no value")
+            for key, number in zip(settings.objectives, values, strict=True):
+                run.log_metric(key, number)
+                result.metrics[key] = number
+            result.value = value
+    except TrialPruned:
+        result.status = "PRUNED"
+    except _NoValue as exc:
+        result.status, result.error = "FAILED", str(exc)
+    except Exception as exc:
+        if type(exc).__name__ == "TrialPruned":  # optuna.TrialPruned
+            result.status = "PRUNED"
+        else:
+            result.status = "FAILED"
+            result.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    if result.status == "FINISHED":
+        values = [result.metrics[k] for k in settings.objectives]
+        study.tell(trial, values if len(values) > 1 else values[0])
+    else:
+        state = TrialState.PRUNED if result.status == "PRUNED" else TrialState.FAIL
+        study.tell(trial, state=state)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+class _NoValue(Exception):
+    pass
+
+
+def _values(value: Any, count: int) -> tuple[list[float] | None, str | None]:
+    if value is None:
+        return None, "the objective returned None: return a number"
+    if isinstance(value, str):
+        return None, f"the objective returned a string ({value!r}): return a number"
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(items) != count:
+        return None, f"the objective returned {len(items)} values for {count} directions"
+    out = []
+    for item in items:
+        try:
+            number = float(item)
+        except (TypeError, ValueError):
+            return None, f"the objective returned {item!r}, not a number"
+        if not math.isfinite(number):
+            return None, f"the objective returned {number}: a trial needs a finite value"
+        out.append(number)
+    return out, None

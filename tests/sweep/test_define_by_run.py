@@ -1,0 +1,113 @@
+"""tane.sweep(objective): define-by-run search recorded as runs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import optuna
+import pytest
+
+import tane
+from tane.errors import InvalidInput
+
+
+def quad(trial):
+    x = trial.suggest_float("x", -10, 10)
+    if trial.suggest_categorical("use_y", [True, False]):
+        x += trial.suggest_int("y", 0, 3)
+    return (x - 2) ** 2
+
+
+def test_every_trial_is_a_child_run_and_the_best_is_as_good_as_optunas(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    best = tane.sweep(quad, n_trials=40, seed=3, experiment="quad", store=store)
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=3))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study.optimize(quad, n_trials=40)
+    assert best.best_value == pytest.approx(study.best_value)  # same seed, same search
+    runs = tane.Client(store).search_runs(experiment="quad")
+    parent = next(r for r in runs if r.parent_id is None)
+    trials = [r for r in runs if r.parent_id == parent.id]
+    assert len(trials) == 40
+    best_run = next(r for r in trials if r.id == best.best_run_id)
+    assert best_run.metrics["objective"] == pytest.approx(best.best_value)
+    assert float(best_run.params["x"]) == pytest.approx(best.best_params["x"])
+    assert parent.tags["tane.kind"] == "sweep"
+    assert parent.metrics["best_value"] == pytest.approx(best.best_value)
+    assert set(best.importances) <= {"x", "use_y", "y"}
+
+
+def test_bad_results_fail_the_trial_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    answers = iter([None, "text", math.nan, 1.0, RuntimeError("boom"), 0.5])
+
+    def objective(trial):
+        trial.suggest_float("x", 0, 1)
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    store = str(tmp_path / "store")
+    best = tane.sweep(objective, n_trials=6, seed=0, store=store)
+    assert best.best_value == 0.5
+    statuses = [r.status for r in best.trials]
+    assert statuses == ["FAILED", "FAILED", "FAILED", "FINISHED", "FAILED", "FINISHED"]
+    errors = [r.error for r in best.trials]
+    assert "returned None" in errors[0]
+    assert "returned a string" in errors[1]
+    assert "nan" in errors[2]
+    assert "boom" in errors[4]
+
+
+def test_pruned_trials_end_pruned(tmp_path: Path) -> None:
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 1)
+        for step in range(10):
+            trial.report(x + step, step)
+            if trial.should_prune():
+                raise tane.TrialPruned()
+        return x
+
+    best = tane.sweep(
+        objective, n_trials=20, seed=1, pruner="median", store=str(tmp_path / "store")
+    )
+    pruned = [r for r in best.trials if r.status == "PRUNED"]
+    assert pruned
+    run = tane.Client(str(tmp_path / "store")).get_run(pruned[0].run_id)
+    assert run.status.value == "PRUNED"
+
+
+def test_several_objectives_give_a_pareto_front(tmp_path: Path) -> None:
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 1)
+        return x, 1 - x
+
+    best = tane.sweep(
+        objective,
+        n_trials=10,
+        directions=["minimize", "minimize"],
+        seed=0,
+        store=str(tmp_path / "store"),
+    )
+    assert isinstance(best.best_value, list) and len(best.best_value) == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"sampler": "bayes"}, "unknown sampler 'bayes': use one of tpe"),
+        ({"pruner": "early"}, "unknown pruner 'early'"),
+        ({"pruner": "median", "directions": ["minimize", "maximize"]}, "multi-objective"),
+        ({"sampler": "grid"}, "grid sampler needs its values"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_trial(
+    tmp_path: Path, options: dict, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        tane.sweep(quad, n_trials=2, store=str(tmp_path / "store"), **options)
+    assert (
+        not (tmp_path / "store" / "tane.db").exists()
+        or not tane.Client(str(tmp_path / "store")).search_runs()
+    )
