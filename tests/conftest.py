@@ -26,6 +26,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("TANE_STORE", str(tmp_path / "default-store"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     yield
     from tane.tracking import fluent
 

@@ -110,7 +110,13 @@ def test_iris_project_has_the_layout(cli: Invoke, tmp_path: Path) -> None:
         "defaults": ["_self_"],
         "preprocess": {"contamination": 0.05, "random_state": 0},
         "split": {"test_size": 0.2, "random_state": 42},
-        "model": {"learning_rate": 0.1, "n_estimators": 100, "num_leaves": 15, "random_state": 42},
+        "model": {
+            "learning_rate": 0.1,
+            "n_estimators": 100,
+            "num_leaves": 15,
+            "min_child_samples": 5,
+            "random_state": 42,
+        },
     }
     catalog = _yaml(root / "conf" / "catalog.yaml")
     assert {name: (e["type"], e["filepath"], e["layer"]) for name, e in catalog.items()} == {

@@ -278,3 +278,55 @@ def test_a_multirun_in_worker_processes(project: Path) -> None:
     assert sorted(r.metrics["total"] for r in children) == [13, 14, 15]
     assert all(r.tags["tane.kind"] == "pipeline" for r in children)
     assert not (project / "data" / "summary.json").exists()
+
+
+def test_a_param_named_like_a_dataset_is_not_merged_into_it(project: Path) -> None:
+    config = project / "conf" / "config.yaml"
+    config.write_text(config.read_text() + "summary:\n  threshold: 0.5\n")
+    tane("run")
+    assert json.loads((project / "data" / "summary.json").read_text()) == {"total": 13}
+
+
+def test_a_failure_keeps_the_nodes_traceback_and_the_command_to_resume(project: Path) -> None:
+    (project / "data" / "raw.json").write_text('["a"]')
+    result = CliRunner().invoke(main, ["run", "report.offset=5", "--runner", "thread"])
+    assert result.exit_code == 1
+    assert "tane run --runner thread report.offset=5 --from-nodes summarize" in result.output
+    failed = runs(project)[0]
+    assert failed.tags["tane.error"].startswith("NodeFailed: node 'summarize' failed: TypeError")
+    assert "nodes.py" in failed.tags["tane.traceback"]  # the user's own frame
+
+
+def test_a_syntax_error_in_the_project_code_is_one_clear_line(project: Path) -> None:
+    nodes = project / "src" / "demo_pkg" / "pipelines" / "main" / "nodes.py"
+    nodes.write_text(nodes.read_text() + "\ndef broken(:\n")
+    result = CliRunner().invoke(main, ["run"])
+    assert result.exit_code == 1
+    assert "nodes.py, line" in result.output and "syntax error" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_hooks_from_installed_packages_through_entry_points(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    dist = site / "tane_demo_hooks-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tane-demo-hooks\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[tane.hooks]\ncounter = tane_demo_hooks:Counter\n")
+    (site / "tane_demo_hooks.py").write_text(
+        textwrap.dedent(
+            """
+            from pathlib import Path
+            from tane.pipeline import hook_impl
+
+            class Counter:
+                @hook_impl
+                def before_pipeline_run(self, run_params):
+                    Path("entry-point-hook.txt").write_text(run_params["pipeline_name"])
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(site))
+    tane("run")
+    assert (project / "entry-point-hook.txt").read_text() == "__default__"

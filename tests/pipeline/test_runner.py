@@ -533,3 +533,15 @@ def test_versioned_outputs_are_read_at_the_version_the_cached_run_wrote(
     reads = [r for r in again.lineage if r.direction == "read" and r.dataset == "model"]
     writes = [r for r in again.lineage if r.direction == "write" and r.dataset == "model"]
     assert reads[0].version == writes[0].version  # read what this run wrote
+
+
+def test_the_process_runner_refuses_functions_it_cannot_send_before_running(
+    mod: ModuleType,
+) -> None:
+    from tane.pipeline.datasets import MemoryDataset
+
+    cat = DataCatalog()
+    cat.add("values", MemoryDataset([1]))
+    pipe = Pipeline([node(lambda v: v, "values", "out", name="anon")])
+    with pytest.raises(PipelineError, match="define it at module level, or use --runner thread"):
+        run(pipe, cat, runner="process", jobs=2)

@@ -506,6 +506,35 @@ def test_requirements_txt() -> None:
     assert len(keys) == len(set(keys))
 
 
+def test_the_package_list_is_remembered_until_a_path_folder_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tane._memo import remembered
+    from tane.tracking import context
+
+    calls = []
+    real = context._list_distributions
+
+    def counted() -> bytes:
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(context, "_list_distributions", counted)
+    monkeypatch.setattr(
+        context, "_requirements", lambda: remembered("r", context._list_distributions)
+    )
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    first = context._requirements()
+    assert context._requirements() == first
+    assert len(calls) == 1
+    (folder / "new_package-1.0.dist-info").mkdir()  # what an install does to the folder
+    os.utime(folder, ns=(1, 10**18))
+    assert context._requirements() == first
+    assert len(calls) == 2
+
+
 def test_packages_off() -> None:
     assert capture_artifacts(CaptureSettings(git=False, packages=False)) == {}
 

@@ -306,7 +306,8 @@ def _report(app: PipelineApp, run_id: str) -> None:
     out = console()
     ran, cached = len(result.ran), len(result.cached)
     out.print(
-        f"[bold]{app.options.pipeline}[/]: {len(result.nodes)} nodes, "
+        f"[bold]{app.options.pipeline}[/]: {len(result.nodes)} "
+        f"{'node' if len(result.nodes) == 1 else 'nodes'}, "
         f"[green]{ran} ran[/], [cyan]{cached} cached[/] in {result.duration:.2f} s"
         + (f" (saved {_saved(result):.1f} s)" if cached and _saved(result) >= 0.05 else "")
     )

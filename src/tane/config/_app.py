@@ -306,10 +306,16 @@ class TaneApp:
         store = parent_run.store.uri
         # Jobs in this process share the parent's store; workers open it by its URI.
         execute = functools.partial(_execute, self.entry, store if n_jobs > 1 else None)
+
+        def finished(result: Any) -> None:
+            if not result.metrics and result.run_id and result.status == "FINISHED":
+                # What the job logged with tane.log_metric (a pipeline's nodes do).
+                logged = client.get_run(result.run_id).metrics
+                result.metrics = {k: v for k, v in logged.items() if not k.startswith("system/")}
+            reporter.job_done(result)
+
         with parent_run:
-            results = run_jobs(
-                Grid(combos).jobs(done), execute, parent_run.id, n_jobs, reporter.job_done
-            )
+            results = run_jobs(Grid(combos).jobs(done), execute, parent_run.id, n_jobs, finished)
             failed = sum(1 for r in results if r.status != "FINISHED")
             parent_run.set_tags(
                 {

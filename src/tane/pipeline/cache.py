@@ -21,7 +21,9 @@ import hashlib
 import json
 import os
 import pickle
+import queue
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +117,10 @@ class NodeCache:
         self.root = Path(root)
         self.max_bytes = max_bytes
         self.store_memory = store_memory
+        self._queue: queue.Queue[tuple[Path, bytes]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._objects_written = False
 
     # -- entries -------------------------------------------------------------------
 
@@ -131,7 +137,38 @@ class NodeCache:
             return None
 
     def put(self, key: str, entry: Entry) -> None:
-        _atomic_write(self._entry_path(key), json.dumps(entry.to_json()).encode("utf-8"))
+        self._write(self._entry_path(key), json.dumps(entry.to_json()).encode("utf-8"))
+
+    # -- writing in the background ----------------------------------------------------
+
+    def _write(self, path: Path, data: bytes) -> None:
+        """Queue an atomic write; a background thread does it while nodes run.
+
+        Writes happen in order, so an entry is never on disk before the objects it
+        names were handed over. A failed write only costs a recompute later.
+        """
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._drain, name="tane-cache", daemon=True)
+                self._thread.start()
+            self._queue.put((path, data))
+
+    def _drain(self) -> None:
+        while True:
+            path, data = self._queue.get()
+            try:
+                _atomic_write(path, data)
+            except OSError:
+                pass  # a full or read-only disk: the cache is an optimization
+            finally:
+                self._queue.task_done()
+
+    def flush(self) -> None:
+        """Wait for queued writes, then keep the memory objects under the size limit."""
+        self._queue.join()
+        if self._objects_written:
+            self._objects_written = False
+            self._trim()
 
     # -- memory objects -----------------------------------------------------------
 
@@ -147,12 +184,13 @@ class NodeCache:
             return False
         path = self._object_path(digest)
         if not path.exists():
-            _atomic_write(path, data)
-            self._trim()
+            self._write(path, data)
+            self._objects_written = True
         return True
 
     def load_object(self, digest: str) -> Any:
         """Unpickle a stored memory output; raise KeyError when it is gone or corrupt."""
+        self._queue.join()  # it may still be on its way to disk
         path = self._object_path(digest)
         try:
             data = path.read_bytes()
@@ -197,7 +235,7 @@ class NodeCache:
 
     def remember_hash(self, location: str, signature: Any, digest: str) -> None:
         payload = {"location": location, "signature": _jsonable(signature), "hash": digest}
-        _atomic_write(self._hash_path(location), json.dumps(payload).encode("utf-8"))
+        self._write(self._hash_path(location), json.dumps(payload).encode("utf-8"))
 
     def size(self) -> int:
         """Bytes the cache folder holds."""

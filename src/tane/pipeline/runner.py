@@ -194,6 +194,8 @@ def run(
         resume_hint,
         reuse,
     )
+    if runner == "process":
+        _check_picklable(pipeline)
     executor: Executor | None = None
     if runner == "thread":
         from concurrent.futures import ThreadPoolExecutor
@@ -215,6 +217,8 @@ def run(
     finally:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+        if cache is not None:
+            cache.flush()
 
 
 # -- the scheduler ----------------------------------------------------------------
@@ -263,6 +267,7 @@ class _Scheduler:
         self.objects: dict[str, str] = {}  # memory output -> cache object digest (not loaded)
         self.result = PipelineResult()
         self.consumers: dict[str, int] = {}
+        self.free_outputs = pipeline.outputs()
         for n in pipeline.nodes:
             for i in n.dataset_inputs:
                 self.consumers[i] = self.consumers.get(i, 0) + 1
@@ -688,7 +693,7 @@ class _Scheduler:
         """Drop memory values no remaining node needs (free outputs are kept)."""
         for name in node.dataset_inputs:
             self.consumers[name] -= 1
-            if self.consumers[name] == 0 and name not in self.pipeline.outputs():
+            if self.consumers[name] == 0 and name not in self.free_outputs:
                 self.memory.pop(name, None)
 
     def failed(
@@ -796,6 +801,21 @@ def _flush_run() -> None:
     fluent = sys.modules.get("tane.tracking.fluent")
     if fluent is not None and fluent.active_run() is not None:
         fluent.flush()
+
+
+def _check_picklable(pipeline: Pipeline) -> None:
+    """Refuse, before anything runs, nodes a worker process could not receive."""
+    import pickle
+
+    for n in pipeline.nodes:
+        try:
+            pickle.dumps(n.func)
+        except Exception as exc:
+            raise PipelineError(
+                f"node {n.name!r}: the process runner sends functions to worker processes by "
+                f"their import path, and {getattr(n.func, '__qualname__', n.func)!r} has none "
+                f"({type(exc).__name__}): define it at module level, or use --runner thread"
+            ) from None
 
 
 def _worker_init(setup: Callable[[], None] | None, workers: int) -> None:

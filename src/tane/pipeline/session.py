@@ -104,7 +104,12 @@ class PipelineProject:
             )
         if not self._config_file().exists():
             return Composer(None, None, self.name)  # no config: params are empty
-        return Composer(str(self.conf_dir), str(self.settings.get("config", "config")), self.name)
+        name = str(self.settings.get("config", "config"))
+        from tane.config._params import PlainComposer, plain_config
+
+        if plain_config(self._config_file()):
+            return PlainComposer(str(self.conf_dir), name, self.name)
+        return Composer(str(self.conf_dir), name, self.name)
 
     # -- catalog ----------------------------------------------------------------------
 
@@ -388,7 +393,10 @@ class PipelineApp(TaneApp):
                 namespace=o.namespace,
             )
         if not pipe.nodes:
-            raise PipelineError(f"pipeline {o.pipeline!r} has no nodes")
+            raise PipelineError(
+                f"pipeline {o.pipeline!r} has no nodes yet: add node(...) calls to "
+                f"create_pipeline() in src/{self.project.package}/pipelines/<name>/pipeline.py"
+            )
         return pipe
 
     def run(

@@ -605,6 +605,13 @@ def _git_diff(directory: str, state: _GitState) -> bytes | None:
 
 
 def _requirements() -> bytes:
+    """Every installed distribution as ``name==version`` lines (remembered: tane._memo)."""
+    from tane._memo import remembered
+
+    return remembered("requirements.txt", _list_distributions)
+
+
+def _list_distributions() -> bytes:
     from importlib import metadata
 
     seen: dict[str, str] = {}

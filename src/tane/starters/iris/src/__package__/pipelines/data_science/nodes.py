@@ -52,7 +52,7 @@ def train_model(x_train: pd.DataFrame, y_train: pd.Series, params: dict[str, Any
         x_train: The measurements of the training flowers.
         y_train: Their species as integers.
         params: ``model:`` of conf/config.yaml: ``learning_rate``,
-            ``n_estimators``, ``num_leaves`` and ``random_state``.
+            ``n_estimators``, ``num_leaves``, ``min_child_samples`` and ``random_state``.
     """
     classifier: Any
     try:
@@ -65,6 +65,7 @@ def train_model(x_train: pd.DataFrame, y_train: pd.Series, params: dict[str, Any
             learning_rate=params["learning_rate"],
             max_iter=params["n_estimators"],
             max_leaf_nodes=params["num_leaves"],
+            min_samples_leaf=params.get("min_child_samples", 20),
             random_state=params["random_state"],
         )
     else:
@@ -73,6 +74,7 @@ def train_model(x_train: pd.DataFrame, y_train: pd.Series, params: dict[str, Any
             learning_rate=params["learning_rate"],
             n_estimators=params["n_estimators"],
             num_leaves=params["num_leaves"],
+            min_child_samples=params.get("min_child_samples", 20),
             random_state=params["random_state"],
             verbose=-1,
         )
