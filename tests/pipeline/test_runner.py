@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
+import sqlite3
 import sys
 import textwrap
 import uuid
@@ -202,15 +204,18 @@ def test_a_deleted_output_or_a_corrupt_cache_means_recompute_never_a_wrong_outpu
     result = run(make_pipeline(mod), make_catalog(tmp_path), params=PARAMS, cache=cache)
     assert result.ran == ["describe"]
     assert (tmp_path / "data" / "report.json").exists()
-    for entry in (tmp_path / "cache" / "entries").glob("*/*.json"):
-        entry.write_text("{not json")
-    for obj in (tmp_path / "cache" / "objects").glob("*/*"):
-        obj.write_bytes(b"garbage")
+    index = sqlite3.connect(tmp_path / "cache" / "index.db")
+    with index:
+        index.execute("UPDATE entries SET data = '{not json'")
+        index.execute("UPDATE objects SET data = x'00'")
+    index.close()
     result = run(make_pipeline(mod), make_catalog(tmp_path), params=PARAMS, cache=cache)
     assert result.ran == ["clean", "total", "describe"]
     # Objects damaged after an entry was written are detected when loaded.
-    for obj in (tmp_path / "cache" / "objects").glob("*/*"):
-        obj.write_bytes(b"garbage")
+    index = sqlite3.connect(tmp_path / "cache" / "index.db")
+    with index:
+        index.execute("UPDATE objects SET data = x'00'")
+    index.close()
     result = run(
         make_pipeline(mod),
         make_catalog(tmp_path),
@@ -545,3 +550,33 @@ def test_the_process_runner_refuses_functions_it_cannot_send_before_running(
     pipe = Pipeline([node(lambda v: v, "values", "out", name="anon")])
     with pytest.raises(PipelineError, match="define it at module level, or use --runner thread"):
         run(pipe, cat, runner="process", jobs=2)
+
+
+def test_a_damaged_index_is_set_aside_and_the_pipeline_recomputes(
+    tmp_path: Path, mod: ModuleType
+) -> None:
+    cache = NodeCache(tmp_path / "cache")
+    run(make_pipeline(mod), make_catalog(tmp_path), params=PARAMS, cache=cache)
+    cache.close()
+    (tmp_path / "cache" / "index.db").write_bytes(b"this is not a database" * 100)
+    for extra in (tmp_path / "cache").glob("index.db-*"):
+        extra.unlink()
+    fresh = NodeCache(tmp_path / "cache")
+    result = run(make_pipeline(mod), make_catalog(tmp_path), params=PARAMS, cache=fresh)
+    assert result.ran == ["clean", "total", "describe"]
+    assert report(tmp_path) == {"label": "run", "total": 120}
+    assert list((tmp_path / "cache").glob("index.db.damaged-*"))
+    assert run(make_pipeline(mod), make_catalog(tmp_path), params=PARAMS, cache=fresh).ran == []
+
+
+def test_memory_objects_over_the_size_limit_are_trimmed_oldest_first(tmp_path: Path) -> None:
+    cache = NodeCache(tmp_path / "cache", max_bytes=4000)
+    digests = []
+    for i in range(6):
+        data = bytes([i]) * 900
+        digest = hashlib.sha256(data).hexdigest()
+        cache.put_object(digest, data)
+        cache.flush()
+        digests.append(digest)
+    kept = [d for d in digests if cache.has_object(d)]
+    assert kept == digests[-len(kept) :] and 3 <= len(kept) <= 4
