@@ -298,20 +298,19 @@ def _cache_report(outcome: Any) -> None:
 
 
 def _report(app: PipelineApp, run_id: str) -> None:
-    from tane.cli._render import console
-
+    # click's styling, not rich: a cached run should not pay for importing rich.
     result = app.last_result
     if result is None:
         return
-    out = console()
-    ran, cached = len(result.ran), len(result.cached)
-    out.print(
-        f"[bold]{app.options.pipeline}[/]: {len(result.nodes)} "
-        f"{'node' if len(result.nodes) == 1 else 'nodes'}, "
-        f"[green]{ran} ran[/], [cyan]{cached} cached[/] in {result.duration:.2f} s"
-        + (f" (saved {_saved(result):.1f} s)" if cached and _saved(result) >= 0.05 else "")
+    ran, cached, count = len(result.ran), len(result.cached), len(result.nodes)
+    saved = _saved(result)
+    click.echo(
+        f"{click.style(app.options.pipeline, bold=True)}: {count} "
+        f"{'node' if count == 1 else 'nodes'}, {click.style(f'{ran} ran', fg='green')}, "
+        f"{click.style(f'{cached} cached', fg='cyan')} in {result.duration:.2f} s"
+        + (f" (saved {saved:.1f} s)" if cached and saved >= 0.05 else "")
     )
-    out.print(f"Run [cyan]{run_id}[/]: `tane runs show {run_id}`", highlight=False)
+    click.echo(f"Run {click.style(run_id, fg='cyan')}: `tane runs show {run_id}`")
 
 
 def _saved(result: PipelineResult) -> float:
@@ -322,9 +321,12 @@ class ConsoleProgress:
     """Shows nodes as they run: a live line on a terminal, a line per node otherwise."""
 
     def __init__(self, name: str) -> None:
-        from tane.cli._render import console
+        self.tty = sys.stderr.isatty()
+        self.out: Any = None
+        if self.tty:
+            from tane.cli._render import console
 
-        self.out = console(stderr=True)
+            self.out = console(stderr=True)
         self.name = name
         self.total = 0
         self.done = 0
@@ -335,7 +337,7 @@ class ConsoleProgress:
     def pipeline_started(self, pipeline: Pipeline, total: int) -> None:
         self.total = total
         self.started = time.perf_counter()
-        if self.out.is_terminal:
+        if self.tty:
             from rich.live import Live
 
             self.live = Live(self._status(), console=self.out, refresh_per_second=8, transient=True)
@@ -366,16 +368,25 @@ class ConsoleProgress:
         self.current.pop(node.name, None)
         self.done += 1
         if result.status == "cached":
-            line = f"  [cyan]cached[/]  {node.name}"
+            self._line("cached", "cyan", node.name, "")
         else:
             retry = f" (attempt {result.attempts})" if result.attempts > 1 else ""
-            line = f"  [green]ran[/]     {node.name}  [dim]{result.duration:.2f} s{retry}[/]"
-        self.out.print(line, highlight=False)
+            self._line("ran", "green", node.name, f"{result.duration:.2f} s{retry}")
         self._refresh()
+
+    def _line(self, status: str, color: str, name: str, detail: str) -> None:
+        if self.out is not None:
+            text = f"  [{color}]{status:<7}[/] {name}" + (f"  [dim]{detail}[/]" if detail else "")
+            self.out.print(text, highlight=False)
+            return
+        click.echo(
+            f"  {click.style(f'{status:<7}', fg=color)} {name}" + (f"  {detail}" if detail else ""),
+            err=True,
+        )
 
     def node_failed(self, node: Node, error: BaseException, inputs: Mapping[str, Any]) -> None:
         self.current.pop(node.name, None)
-        self.out.print(f"  [red]failed[/]  {node.name}", highlight=False)
+        self._line("failed", "red", node.name, "")
         self._refresh()
 
     def pipeline_finished(self, result: PipelineResult) -> None:

@@ -77,11 +77,16 @@ class PipelineHooks:
         """A node failed on its last attempt."""
 
 
-def hook_manager(refs: Sequence[Any] = ()) -> pluggy.PluginManager:
+def hook_manager(
+    refs: Sequence[Any] = (), found: Sequence[tuple[str, str]] | None = None
+) -> pluggy.PluginManager:
     """A plugin manager with the entry-point plugins and the given hook objects or refs."""
+    from tane.pipeline._nohooks import entry_points
+
+    found = entry_points() if found is None else found
     manager = pluggy.PluginManager("tane")
     manager.add_hookspecs(PipelineHooks)
-    for name, value in _entry_points():
+    for name, value in found:
         plugin = _resolve(value)
         if manager.get_plugin(name) is None and not manager.is_registered(plugin):
             manager.register(plugin, name=name)
@@ -94,21 +99,6 @@ def hook_manager(refs: Sequence[Any] = ()) -> pluggy.PluginManager:
         except (ValueError, pluggy.PluginValidationError) as exc:
             raise InvalidInput(f"hook {ref!r} cannot be registered: {exc}") from None
     return manager
-
-
-def _entry_points() -> list[tuple[str, str]]:
-    """The ``tane.hooks`` entry points of installed packages (remembered: tane._memo)."""
-    import json
-
-    from tane._memo import remembered
-
-    def scan() -> bytes:
-        from importlib.metadata import entry_points
-
-        found = [(ep.name, ep.value) for ep in entry_points(group=ENTRY_POINT_GROUP)]
-        return json.dumps(found).encode()
-
-    return [(str(n), str(v)) for n, v in json.loads(remembered("hook-entry-points", scan))]
 
 
 def _resolve(ref: str) -> Any:

@@ -279,9 +279,9 @@ class PipelineProject:
         return self.root / DEFAULT_STORE_DIR / "scoped" / run_id
 
     def hooks(self) -> Any:
-        from tane.pipeline.hooks import hook_manager
+        from tane.pipeline._nohooks import hooks_for
 
-        return hook_manager(self.settings.get("hooks") or [])
+        return hooks_for(list(self.settings.get("hooks") or []))
 
 
 def _call_ref(ref: str, what: str) -> Any:
