@@ -10,6 +10,8 @@ ensure_venv() {
   local stamp="$VENV/.tane-dev-installed"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "==> installing tane with its dev dependencies into $VENV"
+    # The CPU build of torch first (the gp sampler's extra): unpinned, pip takes a CUDA build.
+    "$PY" -m pip install -q "torch==2.13.0"
     "$PY" -m pip install -q -e ".[dev]"
     touch "$stamp"
   fi

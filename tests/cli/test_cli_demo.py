@@ -27,7 +27,7 @@ def test_plan_runs_mixes_models() -> None:
 
 def test_demo_records_runs(cli: Invoke, store: str) -> None:
     pytest.importorskip("sklearn")
-    result = cli("demo", "--runs", "3", "--epochs", "3", "--seed", "1")
+    result = cli("demo", "--runs", "3", "--epochs", "3", "--seed", "1", "--no-pipeline")
     assert result.exit_code == 0, result.output
     client = tane.Client(store)
     runs = client.search_runs(experiment="demo", order_by=["metrics.val_accuracy DESC"])
@@ -68,16 +68,23 @@ def test_demo_runs_the_iris_pipelines_twice_the_second_time_from_the_cache(
     cli: Invoke, store: str
 ) -> None:
     pytest.importorskip("sklearn")
-    result = cli("demo", "--runs", "1", "--epochs", "1")
+    result = cli("demo", "--runs", "1", "--epochs", "1", "--trials", "4")
     assert result.exit_code == 0, result.output
     runs = tane.Client(store).search_runs("tags.`tane.kind` = 'pipeline'", order_by=["start_time"])
-    assert len(runs) == 2
-    first, second = runs
+    assert len(runs) == 2 + 4  # two runs, then four sweep trials
+    first, second = runs[:2]
+    sweep = tane.Client(store).search_runs("tags.`tane.kind` = 'sweep'")
+    assert len(sweep) == 1
+    trials = [r for r in runs if r.parent_id == sweep[0].id]
+    assert len(trials) == 4 and all("accuracy" in r.metrics for r in trials)
+    # Every trial takes the preprocessing from the cache: 3 of its 5 nodes.
+    assert all(r.tags["tane.nodes.cached"] == "3" for r in trials)
+    assert "node runs came from the cache" in result.stdout
     assert (first.tags["tane.nodes.ran"], first.tags["tane.nodes.cached"]) == ("5", "0")
     assert (second.tags["tane.nodes.ran"], second.tags["tane.nodes.cached"]) == ("0", "5")
     # The cached run shows the metrics the evaluation node logged when it ran.
     assert second.metrics["accuracy"] == first.metrics["accuracy"] > 0.7
     assert "again, nothing changed" in result.stdout
-    skipped = cli("demo", "--runs", "1", "--epochs", "1", "--no-pipeline")
+    skipped = cli("demo", "--runs", "1", "--epochs", "1", "--no-pipeline", "--trials", "0")
     assert skipped.exit_code == 0
     assert "Pipelines" not in skipped.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from click.testing import Result
 import tane
 from tane.tracking.entities import Run
 from tane.tracking.stores import sql as sql_store
+from tane.tracking.stores import sqlite as sqlite_store
 
 Invoke = Callable[..., Result]
 MakeRun = Callable[..., Run]
@@ -170,6 +172,7 @@ def test_ls_shows_children_under_their_parent(cli: Invoke, store: str) -> None:
     with tane.start_run(experiment="sweep", name="parent", store=store, capture=False) as parent:
         with tane.start_run(name="child-1", capture=False, store=store) as child1:
             pass
+        time.sleep(0.01)  # distinct start times: the listing is newest first
         with tane.start_run(name="child-2", capture=False, store=store) as child2:
             pass
     lines = cli("runs", "ls").stdout.splitlines()
@@ -276,7 +279,9 @@ def twin_ids(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Make the store give the next runs ids that share their first 6 characters."""
     ids = ["abcdef00000000000000000000000001", "abcdef11000000000000000000000002"]
     pending = iter(uuid.UUID(i) for i in ids)
-    monkeypatch.setattr(sql_store, "uuid", SimpleNamespace(uuid4=lambda: next(pending)))
+    fake = SimpleNamespace(uuid4=lambda: next(pending))
+    monkeypatch.setattr(sql_store, "uuid", fake)
+    monkeypatch.setattr(sqlite_store, "uuid", fake)  # local stores record through sqlite3
     return ids
 
 

@@ -111,3 +111,68 @@ def test_bad_settings_are_refused_before_any_trial(
         not (tmp_path / "store" / "tane.db").exists()
         or not tane.Client(str(tmp_path / "store")).search_runs()
     )
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "cmaes", "gp", "qmc", "nsgaii"])
+def test_every_sampler_searches_and_records(tmp_path: Path, sampler: str) -> None:
+    def objective(trial):
+        x = trial.suggest_float("x", -10, 10)
+        y = trial.suggest_float("y", -3, 3)
+        return (x - 2) ** 2 + y * y
+
+    best = tane.sweep(objective, n_trials=8, seed=0, sampler=sampler, store=str(tmp_path / "store"))
+    assert math.isfinite(best.best_value) and set(best.best_params) == {"x", "y"}
+    assert len(tane.Client(str(tmp_path / "store")).search_runs()) == 9  # 8 trials + parent
+
+
+@pytest.mark.parametrize("sampler", ["nsgaii", "motpe"])
+def test_multi_objective_samplers(tmp_path: Path, sampler: str) -> None:
+    best = tane.sweep(
+        lambda t: (t.suggest_float("x", 0, 1), 1 - t.suggest_float("y", 0, 1)),
+        n_trials=8,
+        seed=0,
+        sampler=sampler,
+        directions=["minimize", "minimize"],
+        store=str(tmp_path / "store"),
+    )
+    assert len(best.best_value) == 2
+
+
+def test_enqueued_params_are_tried_first_and_a_seed_repeats_a_sweep(tmp_path: Path) -> None:
+    first = tane.sweep(
+        quad, n_trials=5, seed=7, enqueue=[{"x": 2.0, "use_y": False}], store=str(tmp_path / "a")
+    )
+    assert first.trials[0].metrics["objective"] == 0.0
+    again = tane.sweep(
+        quad, n_trials=5, seed=7, enqueue=[{"x": 2.0, "use_y": False}], store=str(tmp_path / "b")
+    )
+    assert [t.metrics for t in first.trials] == [t.metrics for t in again.trials]
+
+
+def test_constraints_steer_the_search_to_feasible_trials(tmp_path: Path) -> None:
+    def objective(trial):
+        x = trial.suggest_float("x", -10, 10)
+        trial.set_constraints([x - 1])  # feasible when x <= 1
+        return (x - 2) ** 2
+
+    best = tane.sweep(
+        objective, n_trials=30, seed=0, constraints=True, store=str(tmp_path / "store")
+    )
+    study = best.study
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    feasible = [t for t in complete if max(dict(t.constraints).values()) <= 0]
+    assert feasible
+    best_feasible = min(t.value for t in feasible)
+    assert best_feasible >= 1.0  # (x - 2)^2 with x <= 1
+    run = tane.Client(str(tmp_path / "store")).get_run(best.trials[0].run_id)
+    assert "constraint_0" in run.metrics
+
+    def forgetful(trial):
+        return trial.suggest_float("x", 0, 1)
+
+    failed = tane.sweep(
+        forgetful, n_trials=2, seed=0, constraints=True, store=str(tmp_path / "store")
+    )
+    assert all("set_constraints" in (t.error or "") for t in failed.trials)
+    with pytest.raises(InvalidInput, match="cannot take constraints"):
+        tane.sweep(forgetful, n_trials=2, sampler="random", constraints=True)

@@ -17,13 +17,15 @@ from tane.tracking.stores.sql import SqlStore
 from tane.tracking.stores.sqlite import SqliteStore, open_sqlite
 
 
-def test_a_new_store_is_created_by_sqlstore_and_reopened_on_sqlite3(tmp_path: Path) -> None:
+def test_a_new_store_is_created_by_sqlstore_and_recorded_on_sqlite3(tmp_path: Path) -> None:
     folder = tmp_path / "store"
     first = open_store(str(folder))
-    assert isinstance(first, SqlStore)
+    assert isinstance(first, SqliteStore)
+    assert isinstance(first._full, SqlStore)  # it created (and migrated) the schema
     clear_cache()
     second = open_store(str(folder))
     assert isinstance(second, SqliteStore)
+    assert second._full is None  # reopening needs no SQLAlchemy
     assert second.artifact_root == first.artifact_root
 
 

@@ -121,14 +121,24 @@ def plan_runs(count: int) -> list[Plan]:
     help="Also scaffold the iris starter project in a temporary folder and run its "
     "pipelines twice (the second run is cached).",
 )
-def demo(n_runs: int, epochs: int, experiment: str, seed: int, with_pipeline: bool) -> None:
+@click.option(
+    "--trials",
+    type=click.IntRange(0, 200),
+    default=20,
+    show_default=True,
+    help="Trials of the sweep over the iris pipeline (0: no sweep).",
+)
+def demo(
+    n_runs: int, epochs: int, experiment: str, seed: int, with_pipeline: bool, trials: int
+) -> None:
     """Record a few tracked scikit-learn training runs, then run a cached pipeline.
 
     Trains classifiers on the digits dataset bundled with scikit-learn (no
     download), epoch by epoch, in the current store: params, per-epoch
     metrics, the fitted model and a learning-curve figure for each run. Then
-    scaffolds the iris starter project in a temporary folder and runs its
-    pipelines twice: the second run finds every node cached.
+    scaffolds the iris starter project in a temporary folder, runs its
+    pipelines twice (the second run finds every node cached) and sweeps the
+    model's params with TPE, every trial a run whose preprocessing is cached.
     """
     try:
         import sklearn  # noqa: F401
@@ -151,10 +161,10 @@ def demo(n_runs: int, epochs: int, experiment: str, seed: int, with_pipeline: bo
         experiment,
     )
     if with_pipeline:
-        _pipeline_demo(cli.store_uri)
+        _pipeline_demo(cli.store_uri, trials)
 
 
-def _pipeline_demo(store: str) -> None:
+def _pipeline_demo(store: str, trials: int) -> None:
     """Scaffold the iris starter in a temporary folder, run it twice, print both runs."""
     import tempfile
     from pathlib import Path
@@ -162,8 +172,10 @@ def _pipeline_demo(store: str) -> None:
     from tane.cli import _render
     from tane.cli.new import _iris_csv, _write_project
     from tane.pipeline.session import PipelineApp, PipelineProject, RunOptions
+    from tane.sweep.search import SweepSettings
 
     out = _render.console()
+    swept: Any = None
     with tempfile.TemporaryDirectory(prefix="tane-demo-") as folder:
         root = Path(folder) / "iris"
         _write_project(root, "iris", name="iris", package="iris_demo", iris=_iris_csv())
@@ -180,21 +192,55 @@ def _pipeline_demo(store: str) -> None:
             assert result is not None
             run = state().client().get_run(run_id)
             rows.append((attempt, run, result, elapsed))
-    from rich.table import Table
+        from rich.table import Table
 
-    table = Table(header_style="bold", box=None, pad_edge=False)
-    for col in ("tane run", "run", "nodes ran", "cached", "accuracy", "wall time"):
-        table.add_column(col)
-    for attempt, run, result, elapsed in rows:
-        table.add_row(
-            attempt,
-            f"{run.name} ({short_id(run.id)})",
-            str(len(result.ran)),
-            str(len(result.cached)),
-            f"{run.metrics.get('accuracy', float('nan')):.3f}",
-            f"{elapsed:.2f} s",
+        table = Table(header_style="bold", box=None, pad_edge=False)
+        for col in ("tane run", "run", "nodes ran", "cached", "accuracy", "wall time"):
+            table.add_column(col)
+        for label, run, result, elapsed in rows:
+            table.add_row(
+                label,
+                f"{run.name} ({short_id(run.id)})",
+                str(len(result.ran)),
+                str(len(result.cached)),
+                f"{run.metrics.get('accuracy', float('nan')):.3f}",
+                f"{elapsed:.2f} s",
+            )
+        out.print(table)
+        if trials:
+            out.print()
+            out.print(
+                f"[bold]A sweep[/]: {trials} TPE trials over the learning rate and the leaves "
+                "(`tane sweep`), preprocessing from the cache"
+            )
+            app = PipelineApp(project, RunOptions(progress=False))
+            settings = SweepSettings(
+                sampler="tpe",
+                directions=["maximize"],
+                objectives=["accuracy"],
+                trials=trials,
+                seed=0,
+            )
+            outcome = app.sweep(
+                [
+                    "model.learning_rate=tag(log, interval(0.01, 0.5))",
+                    "model.num_leaves=range(3, 32)",
+                ],
+                settings,
+            )
+            swept = outcome
+    if swept is not None:
+        ran = cached = 0
+        for trial in swept.trials:
+            if trial.run_id:
+                tags = state().client().get_run(trial.run_id).tags
+                ran += int(tags.get("tane.nodes.ran", 0))
+                cached += int(tags.get("tane.nodes.cached", 0))
+        out.print(
+            f"Sweep {short_id(swept.parent_id)}: best accuracy {swept.best_value:.3f}; "
+            f"{cached} of {ran + cached} node runs came from the cache",
+            highlight=False,
         )
-    out.print(table)
     out.print(
         "Start your own: tane new my-project --starter iris && cd my-project && tane run",
         highlight=False,

@@ -203,6 +203,12 @@ def run(
     "--target", type=float, default=None, metavar="V", help="Stop once the best value reaches V."
 )
 @click.option(
+    "--constraint",
+    default=None,
+    metavar="METRIC",
+    help="Metric(s) a node logs that must be <= 0 for a trial to be feasible.",
+)
+@click.option(
     "-j",
     "--jobs",
     type=int,
@@ -230,6 +236,7 @@ def sweep(
     timeout: float | None,
     seed: int | None,
     target: float | None,
+    constraint: str | None,
     jobs: int,
     no_cache: bool,
     env: str | None,
@@ -274,6 +281,7 @@ def sweep(
         timeout=timeout,
         seed=seed,
         target=target,
+        constraint=constraint,
     )
     outcome = app.sweep(list(overrides), app.sweep_settings(args), jobs, resume, name)
     _cache_report(outcome)

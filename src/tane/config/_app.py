@@ -225,6 +225,12 @@ class TaneApp:
         search.add_argument("--timeout", type=float, metavar="S", help="stop asking after S s")
         search.add_argument("--seed", type=int, metavar="N", help="seed of the sampler")
         search.add_argument("--target", type=float, metavar="V", help="stop once best reaches V")
+        search.add_argument(
+            "--constraint",
+            default=None,
+            metavar="METRIC",
+            help="metric(s) that must be <= 0 for a trial to be feasible (comma-separated)",
+        )
         return parser
 
     def cli(self, argv: Sequence[str]) -> Any:

@@ -40,6 +40,8 @@ class Trial:
         self._trial = trial
         self._run = run
         self._objective = objective
+        self._params: dict[str, Any] = {}
+        self.constrained = False
 
     @property
     def number(self) -> int:
@@ -54,8 +56,13 @@ class Trial:
         return str(self._run.id)
 
     def _logged(self, name: str, value: Any) -> Any:
-        self._run.log_params({name: value})
+        self._params[name] = value  # stored with the trial's end, in one write
         return value
+
+    def _store_params(self) -> None:
+        if self._params:
+            self._run.log_params(self._params)
+            self._params = {}
 
     def suggest_float(
         self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
@@ -80,6 +87,20 @@ class Trial:
     def should_prune(self) -> bool:
         return bool(self._trial.should_prune())
 
+    def set_constraint(self, key: str, value: float) -> None:
+        """One constraint value, as Optuna 5 takes it: feasible when every one is <= 0.
+
+        For a sweep started with ``constraints=True``; logged as a metric too.
+        """
+        self._trial.set_constraint(key, float(value))
+        self._run.log_metrics({key: float(value)})
+        self.constrained = True
+
+    def set_constraints(self, values: Sequence[float]) -> None:
+        """Several constraint values at once, named ``constraint_0``, ``constraint_1``, ..."""
+        for i, value in enumerate(values):
+            self.set_constraint(f"constraint_{i}", value)
+
     def set_user_attr(self, key: str, value: Any) -> None:
         self._trial.set_user_attr(key, value)
         self._run.set_tags({f"user.{key}": value})
@@ -99,6 +120,7 @@ def sweep(
     seed: int | None = None,
     target: float | None = None,
     enqueue: Sequence[dict[str, Any]] = (),
+    constraints: bool = False,
     experiment: str | None = None,
     name: str | None = None,
     store: str | None = None,
@@ -117,6 +139,8 @@ def sweep(
         pruner: ``none``, ``median``, ``percentile``, ``halving``, ``hyperband``.
         seed: Makes the sampler reproducible.
         enqueue: Params to try first (known-good settings).
+        constraints: Every trial calls ``trial.set_constraints([...])``; the
+            sampler (tpe, motpe, nsgaii, gp) prefers trials whose values are all <= 0.
         experiment: Experiment of the runs; ``name`` names the parent run.
         store: A store URI (default: TANE_STORE or the project's).
         verbose: Print a line per trial and the best at the end.
@@ -141,6 +165,7 @@ def sweep(
         seed=seed,
         target=target,
         enqueue=[dict(p) for p in enqueue],
+        constraints=["(set by the trial)"] if constraints else [],
     )
     if settings.sampler == "grid":
         raise InvalidInput(
@@ -163,7 +188,7 @@ def sweep(
         while not search._should_stop():
             trial = study.ask()
             search.asked += 1
-            result = _one_trial(objective, trial, parent, settings, study)
+            result = _one_trial(objective, trial, parent, settings, study, search)
             results.append(result)
             search.finished += 1
             if reporter is not None:
@@ -183,6 +208,7 @@ def _one_trial(
     parent: Any,
     settings: SweepSettings,
     study: Any,
+    search: Search | None = None,
 ) -> JobResult:
     from optuna.trial import TrialState
 
@@ -199,13 +225,20 @@ def _one_trial(
     wrapped = Trial(trial, run, settings.objectives[0])
     try:
         with run:
-            value = objective(wrapped)
+            try:
+                value = objective(wrapped)
+            finally:
+                wrapped._store_params()
             values, reason = _values(value, len(settings.directions))
             if values is None:
                 raise _NoValue(reason or "no value")
-            for key, number in zip(settings.objectives, values, strict=True):
-                run.log_metric(key, number)
-                result.metrics[key] = number
+            if settings.constraints and not wrapped.constrained:
+                raise _NoValue(
+                    "the sweep takes constraints: call trial.set_constraint(name, value) (or "
+                    "set_constraints([...])) in every trial"
+                )
+            run.log_metrics(dict(zip(settings.objectives, values, strict=True)))
+            result.metrics.update(zip(settings.objectives, values, strict=True))
             result.value = value
     except TrialPruned:
         result.status = "PRUNED"
@@ -220,6 +253,8 @@ def _one_trial(
     if result.status == "FINISHED":
         values = [result.metrics[k] for k in settings.objectives]
         study.tell(trial, values if len(values) > 1 else values[0])
+        if search is not None:
+            search.note(values)
     else:
         state = TrialState.PRUNED if result.status == "PRUNED" else TrialState.FAIL
         study.tell(trial, state=state)

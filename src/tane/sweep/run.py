@@ -44,6 +44,7 @@ _SECTION_KEYS = {
     "seed",
     "target",
     "enqueue",
+    "constraints",
 }
 
 
@@ -77,6 +78,8 @@ def settings_from(section: Mapping[str, Any], args: Any = None) -> SweepSettings
             setattr(s, key, section[key])
     if section.get("enqueue"):
         s.enqueue = [dict(p) for p in section["enqueue"]]
+    if section.get("constraints"):
+        s.constraints = _as_list(section["constraints"])
     if args is not None:
         if getattr(args, "sampler", None):
             s.sampler, s.sampler_options = args.sampler, {}
@@ -86,6 +89,8 @@ def settings_from(section: Mapping[str, Any], args: Any = None) -> SweepSettings
             s.directions = _as_list(args.direction)
         if getattr(args, "objective", None):
             s.objectives = _as_list(args.objective)
+        if getattr(args, "constraint", None):
+            s.constraints = _as_list(args.constraint)
         for key in ("trials", "timeout", "seed", "target"):
             if getattr(args, key, None) is not None:
                 setattr(s, key, getattr(args, key))
@@ -344,11 +349,12 @@ def _record(
                 }
             except (RuntimeError, ValueError):
                 outcome.importances = {}
+    every = study.get_trials(deepcopy=False)
     tags = {
-        "tane.sweep.trials": str(len(study.trials)),
+        "tane.sweep.trials": str(len(every)),
         "tane.sweep.complete": str(len(complete)),
-        "tane.sweep.pruned": str(sum(1 for t in study.trials if t.state == TrialState.PRUNED)),
-        "tane.sweep.failed": str(sum(1 for t in study.trials if t.state == TrialState.FAIL)),
+        "tane.sweep.pruned": str(sum(1 for t in every if t.state == TrialState.PRUNED)),
+        "tane.sweep.failed": str(sum(1 for t in every if t.state == TrialState.FAIL)),
     }
     if outcome.best_run_id:
         tags["tane.sweep.best_run"] = outcome.best_run_id
@@ -385,7 +391,7 @@ def _record(
                 "run_id": by_number[t.number].run_id if t.number in by_number else None,
                 "seconds": by_number[t.number].seconds if t.number in by_number else None,
             }
-            for t in study.trials
+            for t in study.get_trials(deepcopy=False)
         ],
     }
     parent.log_bytes(json.dumps(doc, indent=1, default=str).encode("utf-8"), "sweep.json")
@@ -420,7 +426,7 @@ class _Reporter:
         )
 
     def summary(self, outcome: SweepOutcome, search: Search) -> None:
-        trials = outcome.study.trials if outcome.study is not None else []
+        trials = outcome.study.get_trials(deepcopy=False) if outcome.study is not None else []
         states: dict[str, int] = {}
         for t in trials:
             states[t.state.name.lower()] = states.get(t.state.name.lower(), 0) + 1

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp", "nsgaii", "motpe", "qmc")
 PRUNERS = ("none", "median", "percentile", "halving", "hyperband")
+#: Samplers that steer by Optuna 5's trial constraints (Trial.set_constraint).
+CONSTRAINED = ("tpe", "motpe", "nsgaii", "gp")
+
+
 #: Tag on a trial's run: the Optuna trial number.
 TRIAL_TAG = "tane.trial"
 DEFAULT_TRIALS = 20
@@ -50,6 +54,8 @@ class SweepSettings:
     seed: int | None = None
     target: float | None = None
     enqueue: list[dict[str, Any]] = field(default_factory=list)
+    #: Metrics that must be <= 0 for a trial to be feasible (Optuna 5's Trial.set_constraint).
+    constraints: list[str] = field(default_factory=list)
 
     def check(self) -> None:
         """Refuse what cannot work, naming the fix."""
@@ -76,6 +82,11 @@ class SweepSettings:
             )
         if len(self.directions) > 1 and self.sampler in ("cmaes", "gp", "qmc"):
             pass  # Optuna itself raises for the ones that cannot; its message is clear
+        if self.constraints and self.sampler not in CONSTRAINED:
+            raise InvalidInput(
+                f"the {self.sampler} sampler cannot take constraints: use one of "
+                f"{', '.join(CONSTRAINED)}"
+            )
         if self.trials is not None and self.trials < 1:
             raise InvalidInput(f"--trials must be at least 1, got {self.trials}")
         if self.timeout is not None and self.timeout <= 0:
@@ -103,18 +114,21 @@ def make_sampler(settings: SweepSettings, space: SearchSpace | None) -> optuna.s
             raise InvalidInput('the cmaes sampler needs: pip install "tane[sweep]"')
         return optuna.samplers.CmaEsSampler(seed=seed, **options)
     if name == "gp":
-        try:
-            import torch  # type: ignore[import-not-found]  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("torch") is None:
             raise InvalidInput(
                 "the gp sampler needs torch: pip install torch==2.13.0 (the CPU build: "
                 '--index-url https://download.pytorch.org/whl/cpu) and "tane[gp]"'
-            ) from None
+            )
         return optuna.samplers.GPSampler(seed=seed, **options)
     if name == "nsgaii":
         return optuna.samplers.NSGAIISampler(seed=seed, **options)
     if name == "qmc":
-        return optuna.samplers.QMCSampler(seed=seed, **options)
+        import warnings
+
+        with warnings.catch_warnings():
+            # Optuna marks it experimental; tane offers it as one of its samplers.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.QMCSampler(seed=seed, **options)
     raise InvalidInput(f"unknown sampler {name!r}: use one of {', '.join(SAMPLERS)}")
 
 
@@ -197,6 +211,11 @@ class Search:
         self.asked = 0
         self.finished = 0
         self.stop_reason: str | None = None
+        self.best: float | None = None
+        done = study.get_trials(deepcopy=False)
+        for t in done:
+            if t.values is not None and t.state.name == "COMPLETE":
+                self.note(t.values)
 
     def limit(self) -> int:
         if self.settings.trials is not None:
@@ -223,10 +242,20 @@ class Search:
         return False
 
     def _best(self) -> float | None:
-        try:
-            return float(self.study.best_value)
-        except ValueError:
-            return None
+        """The best value so far (single objective), kept as trials are told."""
+        return self.best
+
+    def note(self, values: Sequence[float] | float | None) -> None:
+        """Keep the best value: Optuna's study.best_value deep-copies a trial per call."""
+        if values is None or len(self.settings.directions) != 1:
+            return
+        value = float(values if isinstance(values, (int, float)) else values[0])
+        if self.best is None:
+            self.best = value
+        elif self.settings.directions[0] == "minimize":
+            self.best = min(self.best, value)
+        else:
+            self.best = max(self.best, value)
 
     def jobs(self, done: set[tuple[str, ...]]) -> Iterator[Job]:
         while not self._should_stop():
@@ -254,12 +283,23 @@ class Search:
                     self.study.tell(trial, state=TrialState.FAIL)
                     return
                 values, reason = objective_values(self.settings, result.metrics, result.value)
+                if values is not None and self.settings.constraints:
+                    missing = [c for c in self.settings.constraints if c not in result.metrics]
+                    if missing:
+                        values, reason = (
+                            None,
+                            (f"the trial never logged the constraint metric(s) {missing}"),
+                        )
+                    else:
+                        for name in self.settings.constraints:
+                            trial.set_constraint(name, float(result.metrics[name]))
                 if values is None:
                     result.status = "FAILED"
                     result.error = reason
                     self.study.tell(trial, state=TrialState.FAIL)
                     return
                 self.study.tell(trial, values if len(values) > 1 else values[0])
+                self.note(values)
             except RuntimeError as exc:
                 # The grid sampler stops the study at its last point; outside
                 # optimize() Optuna raises for that. The sweep is over: fine.

@@ -18,7 +18,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from time import time_ns
 from types import FrameType, TracebackType
@@ -353,8 +353,11 @@ def start_run(
             run = resolved.get_run(run_id)
         else:
             if experiment is None and parent is not None and parent_id == parent.id:
-                experiment = parent.experiment  # a child joins its parent's experiment
-            exp = resolved.get_or_create_experiment(experiment or _default_experiment())
+                # A child joins its parent's experiment: no lookup (a sweep starts
+                # hundreds of children, and counting an experiment's runs grows).
+                exp_id = parent.experiment_id
+            else:
+                exp_id = resolved.get_or_create_experiment(experiment or _default_experiment()).id
             if owns_context:
                 from tane.tracking.context import capture_tags
 
@@ -362,7 +365,7 @@ def start_run(
             elif parent_id is not None:
                 tag_values = {"tane.parent_context": parent_id, **tag_values}
             run = resolved.create_run(
-                exp.id,
+                exp_id,
                 name or _generate_name(),
                 parent_id=parent_id,
                 tags=tag_values,
@@ -492,7 +495,6 @@ def _finish(
         # A short run still gets its git diff and package list.
         active._context_thread.join(timeout=30)
     try:
-        active._writer.release(active.id)
         if active.run_dir is not None and active.run_dir.is_dir() and any(active.run_dir.iterdir()):
             for child in sorted(active.run_dir.iterdir()):
                 active.store.log_artifact(active.id, str(child), "outputs")
@@ -502,14 +504,30 @@ def _finish(
             data = active._capture.drain()
             if data:
                 active.store.log_artifact_bytes(active.id, LOG_ARTIFACT, data, append=True)
-        if error:
-            # The exception's first line, not the traceback's last: a long message
-            # ends with hints, and the tag is what `tane runs show` puts first.
-            first = summary or (error.strip().splitlines()[-1] if error.strip() else error)
-            active.store.log_batch(
-                active.id, tags={"tane.error": first[:1000], "tane.traceback": error}
-            )
-        active.store.update_run(active.id, status=status, end_time=int(time.time() * 1000))
+        # The last points first (outside any grouping: the writer thread may hold
+        # the flush lock while it waits for the database), then the error tags and
+        # the status in one commit where the store can group writes.
+        failure: BaseException | None = None
+        try:
+            active._writer.release(active.id)
+        except BaseException as exc:
+            failure = exc
+        with _grouped(active.store):
+            if error:
+                # The exception's first line, not the traceback's last: a long message
+                # ends with hints, and the tag is what `tane runs show` puts first.
+                first = summary or (error.strip().splitlines()[-1] if error.strip() else error)
+                active.store.log_batch(
+                    active.id, tags={"tane.error": first[:1000], "tane.traceback": error}
+                )
+            active.store.update_run(active.id, status=status, end_time=int(time.time() * 1000))
+        if failure is not None:
+            raise failure
+
+
+def _grouped(store: Any) -> Any:
+    batch = getattr(store, "batch", None)
+    return batch() if batch is not None else nullcontext()
 
 
 def attach_run(run_id: str, store: Store | str | None = None) -> ActiveRun:

@@ -75,7 +75,19 @@ def _open(uri: str, artifact_root: str | None) -> Store:
             return fast
     from tane.tracking.stores.sql import SqlStore
 
-    return SqlStore(db_url, artifact_root or folder_artifacts)
+    created = SqlStore(db_url, artifact_root or folder_artifacts)
+    if db_url.startswith("sqlite:") and "?" not in db_url:
+        # Created (or migrated) now: record through sqlite3 from here on too,
+        # with this SqlStore serving what the sqlite3 path hands over.
+        from tane.tracking.stores._common import sqlite_path
+        from tane.tracking.stores.sqlite import open_sqlite
+
+        path = sqlite_path(db_url)
+        fast = open_sqlite(db_url, path) if path is not None else None
+        if fast is not None:
+            fast._full = created
+            return fast
+    return created
 
 
 def clear_cache() -> None:

@@ -456,11 +456,6 @@ class SqlStore:
                     t.tags.insert(),
                     [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
                 )
-            conn.execute(
-                t.experiments.update()
-                .where(t.experiments.c.id == exp_id)
-                .values(last_activity=start)
-            )
         return self._get_run(run_id)
 
     def update_run(

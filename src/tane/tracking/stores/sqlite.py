@@ -118,9 +118,57 @@ class SqliteStore:
         )
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group this thread's writes inside the block into one transaction.
+
+        Each write inside is a savepoint, so one that fails (a ParamConflict)
+        is undone alone and the others still commit. Ending a run (its last
+        metric points, tags and status) is one commit instead of three.
+        """
+        if getattr(self._local, "batch", False):
+            yield
+            return
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._wrap(exc) from exc
+        self._local.batch = True
+        try:
+            yield
+        except BaseException:
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise self._wrap(exc) from exc
+        finally:
+            self._local.batch = False
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: ``BEGIN IMMEDIATE``, queued by the busy timeout."""
         conn = self._conn()
+        if getattr(self._local, "batch", False):
+            conn.execute("SAVEPOINT tane_write")
+            try:
+                yield conn
+            except BaseException as exc:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK TO tane_write")
+                    conn.execute("RELEASE tane_write")
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise
+                if isinstance(exc, sqlite3.Error):
+                    raise self._wrap(exc) from exc
+                raise
+            conn.execute("RELEASE tane_write")
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -318,7 +366,6 @@ class SqliteStore:
                     "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)",
                     [(run_id, k, v) for k, v in tag_values.items()],
                 )
-            conn.execute("UPDATE experiments SET last_activity = ? WHERE id = ?", (start, exp_id))
         return Run(
             id=run_id,
             name=name,
