@@ -198,7 +198,7 @@ def profile_summary(prof: cProfile.Profile | pstats.Stats, top: int = 12) -> dic
     tane_funcs.sort(key=lambda r: -r[3])
     return {
         "total_s": total,
-        "self_by_package": sorted(by_group.items(), key=lambda kv: -kv[1])[:top],
+        "self_by_package": sorted(by_group.items(), key=lambda kv: -kv[1])[: 3 * top],
         "tane_cumulative": tane_funcs[:top],
     }
 
@@ -239,8 +239,13 @@ def case_optuna_quad(args: Any, sqlite: bool) -> dict[str, Any]:
         elapsed = now() - t0
         out = check_optuna("optuna", study, args.trials)
         if sqlite:  # what is in the database, read back
-            out = check_optuna(
-                "optuna-sqlite", optuna.load_study(study_name="bench", storage=storage), args.trials
+            loaded = optuna.load_study(study_name="bench", storage=storage)
+            out = check_optuna("optuna-sqlite", loaded, args.trials)
+        if args.profile:  # the same study again under cProfile: the scale for tane's profile
+            out["profile"] = profiled(
+                lambda: optuna.create_study(storage=storage, sampler=tpe(seed=args.seed)).optimize(
+                    quad, n_trials=args.trials
+                )
             )
     return {"seconds": elapsed, **out}
 
@@ -453,6 +458,12 @@ def case_optuna_sphere(args: Any) -> dict[str, Any]:
     elapsed = now() - t0
     out = check_optuna("optuna-sphere", study, args.sphere_trials)
     out.pop("best_params")
+    if args.profile:
+        out["profile"] = profiled(
+            lambda: optuna.create_study(sampler=tpe(seed=args.seed)).optimize(
+                sphere_objective([]), n_trials=args.sphere_trials
+            )
+        )
     return {"seconds": elapsed, **out, **growth(stamps)}
 
 
@@ -891,16 +902,19 @@ def print_pipeline(r: dict[str, Any], trials: int, prep: float, train: float) ->
     return speedup
 
 
-def print_profile(title: str, prof: dict[str, Any]) -> None:
+def print_profile(title: str, prof: dict[str, Any], peer: dict[str, Any] | None = None) -> None:
+    """Self time by package of a tane case (and of its Optuna peer under the same profiler)."""
     total = prof["total_s"]
-    rows = [[g, fmt_s(s), f"{100 * s / total:.0f}%"] for g, s in prof["self_by_package"]]
-    print(
-        table(
-            ["package or module (self time)", "time", "share"],
-            rows,
-            title=f"{title}: cProfile, {fmt_s(total)} in all (profiling slows it)",
-        )
-    )
+    theirs = dict(peer["self_by_package"]) if peer else {}
+    headers = ["package or module (self time)", "tane", "share"]
+    rows = [[g, fmt_s(s), f"{100 * s / total:.0f}%"] for g, s in prof["self_by_package"][:14]]
+    rows.append(["all", fmt_s(total), "100%"])
+    if peer:
+        headers.append("Optuna in memory, same profiler")
+        for row, (g, _) in zip(rows, prof["self_by_package"][:14], strict=False):
+            row.append(fmt_s(theirs.get(g, 0.0)))
+        rows[-1].append(fmt_s(peer["total_s"]))
+    print(table(headers, rows, title=f"{title}: where the time goes (cProfile slows it)"))
     rows = [[f, str(n), fmt_s(tt), fmt_s(ct)] for f, n, tt, ct in prof["tane_cumulative"]]
     print(table(["tane function", "calls", "self", "cumulative"], rows))
 
@@ -1028,15 +1042,20 @@ def main() -> None:
     if args.always_profile or qt["vs_memory"] > 1.5 or qt["vs_sqlite"] >= 1.0:
         note("[sweep] profiling tane.sweep (store exists) ...")
         profiles["tane-exists"] = case("tane-exists", "--profile")["profile"]
+        profiles["optuna-memory"] = case("optuna-memory", "--profile")["profile"]
         print_profile(
             f"tane.sweep, {args.trials} TPE trials of (x-2)^2, store exists",
             profiles["tane-exists"],
+            profiles["optuna-memory"],
         )
     if args.always_profile or not results["sphere_targets"]["met"]:
         note("[sweep] profiling tane.sweep on the sphere ...")
         profiles["tane-sphere"] = case("tane-sphere", "--profile")["profile"]
+        profiles["optuna-sphere"] = case("optuna-sphere", "--profile")["profile"]
         print_profile(
-            f"tane.sweep, {args.sphere_trials} TPE trials of the sphere", profiles["tane-sphere"]
+            f"tane.sweep, {args.sphere_trials} TPE trials of the sphere",
+            profiles["tane-sphere"],
+            profiles["optuna-sphere"],
         )
     if args.always_profile or speedup < 5.0:
         note("[sweep] profiling the cached pipeline sweep ...")

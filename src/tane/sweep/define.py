@@ -259,6 +259,7 @@ def _one_trial(
         state = TrialState.PRUNED if result.status == "PRUNED" else TrialState.FAIL
         study.tell(trial, state=state)
     result.seconds = time.perf_counter() - started
+    result.params = dict(trial.params)
     return result
 
 

@@ -47,6 +47,7 @@ class JobResult:
     error: str | None = None
     seconds: float = 0.0
     value: Any = None
+    params: dict[str, Any] = field(default_factory=dict)  # a search trial's values
 
 
 class Strategy(Protocol):

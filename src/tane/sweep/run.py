@@ -216,6 +216,7 @@ def run_sweep(
             results = run_jobs(search.jobs(set()), execute, parent_run.id, n_jobs, finished)
             outcome = _record(parent_run, study, space, settings, results, search)
     finally:
+        reporter.close()
         if server is not None:
             server.close()
         for key, old in saved_env.items():
@@ -237,7 +238,7 @@ def _execute_trial(
     app = entry.tane_app
     set_current(TrialContext(job.index, objective, search))
     try:
-        return timed(
+        result = timed(
             lambda: app.run_job(
                 job.overrides,
                 job.index,
@@ -249,6 +250,8 @@ def _execute_trial(
                 },
             )
         )
+        result.params = dict(job.params)
+        return result
     finally:
         set_current(None)
 
@@ -406,9 +409,51 @@ class _Reporter:
         self.settings = settings
         self.total = search.limit()
         self.count = search.already
+        self.rows: list[tuple[str, ...]] = []
+        self.live: Any = None
+        if sys.stdout.isatty():
+            # On a terminal: a live table of the latest trials and the best so far.
+            from rich.live import Live
+
+            self.live = Live(self._table(), refresh_per_second=4, transient=False)
+            self.live.start()
+
+    def _table(self) -> Any:
+        from rich.table import Table
+
+        best = self.search._best() if len(self.settings.directions) == 1 else None
+        title = f"trials {self.count}/{self.total}" + (
+            f", best {self.settings.objectives[0]} {_fmt(best)}" if best is not None else ""
+        )
+        table = Table(title=title, title_justify="left", header_style="bold", box=None)
+        for col in ("#", *self.search.space.params, self.settings.objectives[0], "status", "s"):
+            table.add_column(col)
+        for row in self.rows[-15:]:
+            table.add_row(*row)
+        return table
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.update(self._table())
+            self.live.stop()
+            self.live = None
 
     def trial_done(self, result: JobResult) -> None:
         self.count += 1
+        if self.live is not None:
+            values = dict(result.params)
+            value = result.metrics.get(self.settings.objectives[0])
+            self.rows.append(
+                (
+                    str(result.index),
+                    *[_short(values.get(k)) for k in self.search.space.params],
+                    _fmt(value) if value is not None else "-",
+                    result.status if result.status != "FAILED" else f"FAILED: {result.error}",
+                    f"{result.seconds:.1f}",
+                )
+            )
+            self.live.update(self._table())
+            return
         objective = self.settings.objectives[0]
         value = result.metrics.get(objective)
         shown = f"{objective}={_fmt(value)}" if value is not None else ""
@@ -418,14 +463,17 @@ class _Reporter:
             shown = "PRUNED"
         best = self.search._best() if len(self.settings.directions) == 1 else None
         best_text = f"  best {_fmt(best)}" if best is not None else ""
-        params = " ".join(o for o in result.overrides if o not in self.search.space.fixed)
+        searched = " ".join(o for o in result.overrides if o not in self.search.space.fixed)
+        if not searched and result.params:  # a define-by-run trial
+            searched = " ".join(f"{k}={_short(v)}" for k, v in result.params.items())
         print(
-            f"[{self.count}/{self.total}] #{result.index} {params}  {shown}{best_text}"
+            f"[{self.count}/{self.total}] #{result.index} {searched}  {shown}{best_text}"
             f"  ({result.seconds:.1f} s)",
             flush=True,
         )
 
     def summary(self, outcome: SweepOutcome, search: Search) -> None:
+        self.close()
         trials = outcome.study.get_trials(deepcopy=False) if outcome.study is not None else []
         states: dict[str, int] = {}
         for t in trials:
@@ -455,6 +503,12 @@ def _fmt(value: float | None) -> str:
     if math.isnan(value) or math.isinf(value):
         return str(value)
     return f"{value:.6g}"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)
 
 
 def _fmt_any(value: Any) -> str:
