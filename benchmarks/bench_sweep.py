@@ -4,18 +4,21 @@
    ``optuna.create_study(...).optimize`` in memory and with its own SQLite
    storage, against ``tane.sweep(objective, n_trials=100, sampler="tpe", seed=0,
    store=<folder>)`` (every trial a run in the store) with the store folder new
-   and with it already there. As processes: ``python train.py --sweep
+   and with it already there; Optuna's ask/tell loop (what tane drives, nothing
+   recorded) for reference. As processes: ``python train.py --sweep
    x='interval(-10,10)' --trials 100 --seed 0 --jobs 1`` (``@tane.main``) against
-   ``python`` running the same Optuna study. Targets: tane (in-process, store
-   exists) <= 1.5x Optuna in memory, faster than Optuna with SQLite, and a best
-   value as good as Optuna's for the same seed.
+   ``python`` running the same Optuna study, each also with 2 trials (the fixed
+   cost). Targets: tane (in-process, store exists) <= 1.5x Optuna in memory,
+   faster than Optuna with SQLite, and a best value as good as Optuna's for the
+   same seed.
 2. The same problem with Gaussian processes: scikit-optimize's ``gp_minimize``
-   (100 calls, random_state 0), Optuna's ``GPSampler`` and ``tane.sweep(...,
-   sampler="gp")``, once each. Reported, no target.
+   (100 calls, random_state 0, once: about a minute), Optuna's ``GPSampler`` and
+   ``tane.sweep(..., sampler="gp")`` (twice each, interleaved). Reported, no target.
 3. The 10-dimensional sphere (sum of x_i^2, x_i in [-5, 5]), 300 TPE trials:
-   mean time per trial of trials 1-100 against 201-300, for tane.sweep and
-   Optuna in memory. Target: tane's growth (last / first) no larger than
-   Optuna's, with 10% tolerance.
+   mean time per trial of trials 1-100 against 201-299 (a trial's time runs
+   from its objective call to the next one), for tane.sweep and Optuna in
+   memory. Target: tane's growth (last / first) no larger than Optuna's, with
+   10% tolerance.
 4. A pipeline sweep: a prep node of 2 s (time.sleep), a training node of 0.1 s
    logging ``score`` with ``tane.log_metric``; ``tane sweep model.c='interval(0.1,
    10)' --trials 20 --objective score`` with the node cache against
@@ -23,9 +26,10 @@
    >= 5x faster.
 
 Every measurement checks its own result (the trials recorded in the store or the
-study, all complete, the best value finite and equal to the best recorded trial),
-so a broken run cannot give a fast number. A missed target is followed by a
-cProfile of the tane case: self time by package and tane's functions.
+study, all complete, the best value finite and equal to the best recorded trial;
+how often the prep node really ran), so a broken run cannot give a fast number.
+A missed target is followed by a cProfile of the tane case (and of its Optuna
+peer under the same profiler): self time by package, tane's functions.
 """
 
 from __future__ import annotations
@@ -72,12 +76,13 @@ CLEAN_ENV: dict[str, str | None] = {
 }
 QUAD_CASES = {
     "optuna-memory": "Optuna study.optimize, in-memory storage",
+    "optuna-asktell": "Optuna ask/tell loop, in memory (what tane drives; reference)",
     "optuna-sqlite": "Optuna study.optimize, SQLite storage (database exists)",
     "tane-fresh": "tane.sweep, store folder created by the sweep",
     "tane-exists": "tane.sweep, store exists",
 }
 GP_CASES = {
-    "skopt-gp": "scikit-optimize gp_minimize",
+    "skopt-gp": "scikit-optimize gp_minimize (once)",
     "optuna-gp": "Optuna GPSampler, in-memory storage",
     "tane-gp": 'tane.sweep(sampler="gp"), store exists',
 }
@@ -250,6 +255,25 @@ def case_optuna_quad(args: Any, sqlite: bool) -> dict[str, Any]:
     return {"seconds": elapsed, **out}
 
 
+def case_optuna_asktell(args: Any) -> dict[str, Any]:
+    """The loop tane.sweep drives (study.ask, the objective, study.tell), without recording."""
+    optuna = quiet_optuna()
+    tpe = optuna.samplers.TPESampler
+
+    def loop(seed: int, trials: int) -> Any:
+        study = optuna.create_study(sampler=tpe(seed=seed))
+        for _ in range(trials):
+            trial = study.ask()
+            study.tell(trial, quad(trial))
+        return study
+
+    loop(1, WARMUP_TRIALS)
+    t0 = now()
+    study = loop(args.seed, args.trials)
+    elapsed = now() - t0
+    return {"seconds": elapsed, **check_optuna("optuna-asktell", study, args.trials)}
+
+
 def case_tane_quad(args: Any, exists: bool) -> dict[str, Any]:
     import tane
 
@@ -334,8 +358,23 @@ def timed_cli(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, st
     return elapsed, proc.stdout, proc.stderr
 
 
+FANOVA_PROBE = """\
+import time
+import optuna
+t0 = time.perf_counter()
+import optuna.importance
+optuna.importance.FanovaImportanceEvaluator
+from sklearn.ensemble import RandomForestRegressor
+print(time.perf_counter() - t0)
+"""
+
+
 def case_scripts(args: Any) -> dict[str, Any]:
-    """`python train.py --sweep ...` against `python optuna_train.py`, interleaved."""
+    """`python train.py --sweep ...` against `python optuna_train.py`, interleaved.
+
+    Each also runs with 2 trials (its fixed cost), so the cost of one more trial is
+    (T(100) - T(2)) / 98.
+    """
     py = sys.executable
     with fresh_dir("scripts") as root:
         (root / "conf").mkdir()
@@ -353,31 +392,40 @@ def case_scripts(args: Any) -> dict[str, Any]:
         def optuna_cmd(trials: int, seed: int) -> list[str]:
             return [py, "optuna_train.py", str(trials), str(seed)]
 
+        def run_optuna(trials: int) -> tuple[float, float]:
+            elapsed, out, _ = timed_cli(optuna_cmd(trials, args.seed), root, env)
+            lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+            result = json.loads(lines[-1]) if lines else {}
+            if result.get("complete") != trials or not math.isfinite(result["best_value"]):
+                raise SystemExit(f"optuna script: {result}")
+            return elapsed, float(result["best_value"])
+
+        def run_tane(trials: int) -> tuple[float, float]:
+            elapsed, _, _ = timed_cli(tane_cmd(trials, args.seed), root, env)
+            values = check_store("tane script", store, latest_sweep(store), trials, "objective")
+            return elapsed, min(values)
+
         # Warm-up of both (.pyc files, page cache); tane's also creates the store.
         timed_cli(tane_cmd(2, 1), root, env)
         timed_cli(optuna_cmd(2, 1), root, env)
-        tane_times, optuna_times, tane_best, optuna_best = [], [], [], []
+        times: dict[str, list[float]] = {"tane": [], "optuna": [], "tane2": [], "optuna2": []}
+        best: dict[str, list[float]] = {"tane": [], "optuna": []}
         for _ in range(args.script_reps):
-            elapsed, out, _ = timed_cli(optuna_cmd(args.trials, args.seed), root, env)
-            lines = [ln for ln in out.splitlines() if ln.startswith("{")]
-            result = json.loads(lines[-1]) if lines else {}
-            if result.get("complete") != args.trials or not math.isfinite(result["best_value"]):
-                raise SystemExit(f"optuna script: {result}")
-            optuna_times.append(elapsed)
-            optuna_best.append(float(result["best_value"]))
-            elapsed, _, _ = timed_cli(tane_cmd(args.trials, args.seed), root, env)
-            values = check_store(
-                "tane script", store, latest_sweep(store), args.trials, "objective"
-            )
-            tane_times.append(elapsed)
-            tane_best.append(min(values))
+            for name, fn in (("optuna", run_optuna), ("tane", run_tane)):
+                elapsed, value = fn(args.trials)
+                times[name].append(elapsed)
+                best[name].append(value)
+                times[name + "2"].append(fn(2)[0])
+        # What computing the importances at the end imports (fANOVA: scikit-learn).
+        probe = subprocess.run(
+            [py, "-c", FANOVA_PROBE], env=env, capture_output=True, text=True, check=True
+        )
     return {
-        "tane": summary(tane_times),
-        "optuna": summary(optuna_times),
-        "tane_times": tane_times,
-        "optuna_times": optuna_times,
-        "tane_best": tane_best,
-        "optuna_best": optuna_best,
+        **{k: summary(v) for k, v in times.items()},
+        **{f"{k}_times": v for k, v in times.items()},
+        "tane_best": best["tane"],
+        "optuna_best": best["optuna"],
+        "fanova_import_s": float(probe.stdout.strip().splitlines()[-1]),
     }
 
 
@@ -670,30 +718,40 @@ def print_quad(r: dict[str, Any], scripts: dict[str, Any], trials: int) -> dict[
             "processes (clock: create study / sweep to return; warm-up of 12 trials before it)",
         )
     )
-    t, o = scripts["tane"]["median_s"], scripts["optuna"]["median_s"]
+    o = scripts["optuna"]["median_s"]
+    rows = []
+    for name, label in (
+        ("optuna", "python optuna_train.py (in-memory study, Optuna's default logging)"),
+        ("tane", "python train.py --sweep x='interval(-10,10)' --trials N --seed 0 --jobs 1"),
+    ):
+        xs, two = scripts[f"{name}_times"], scripts[f"{name}2"]["median_s"]
+        full = scripts[name]["median_s"]
+        rows.append(
+            [
+                label,
+                fmt_s(full),
+                f"{fmt_s(min(xs))} .. {fmt_s(max(xs))}, {len(xs)}",
+                fmt_s(two),
+                fmt_s((full - two) / (trials - 2)),
+                num(scripts[f"{name}_best"][0]),
+                fmt_ratio(full / o),
+            ]
+        )
     print(
         table(
-            ["command (a process each)", "wall time", "range, runs", "best value", "tane / Optuna"],
             [
-                [
-                    "python optuna_train.py (in-memory study, default logging)",
-                    fmt_s(o),
-                    f"{fmt_s(min(scripts['optuna_times']))} .. "
-                    f"{fmt_s(max(scripts['optuna_times']))}, {len(scripts['optuna_times'])}",
-                    num(scripts["optuna_best"][0]),
-                    "1.0x",
-                ],
-                [
-                    "python train.py --sweep x='interval(-10,10)' --trials 100 --seed 0 --jobs 1",
-                    fmt_s(t),
-                    f"{fmt_s(min(scripts['tane_times']))} .. "
-                    f"{fmt_s(max(scripts['tane_times']))}, {len(scripts['tane_times'])}",
-                    num(scripts["tane_best"][0]),
-                    fmt_ratio(t / o),
-                ],
+                "command (a process each)",
+                f"N = {trials}",
+                "range, runs",
+                "N = 2",
+                "per extra trial",
+                "best value",
+                "tane / Optuna",
             ],
-            title="the same as processes (interleaved, after one warm-up run of each; tane's "
-            "store exists)",
+            rows,
+            title="the same as processes (interleaved, after a warm-up run of each; tane's "
+            "store exists). Importing scikit-learn for the fANOVA importances at the end: "
+            f"{fmt_s(scripts['fanova_import_s'])} in a fresh process",
         )
     )
     exists = r["tane-exists"]["median_s"]
@@ -747,25 +805,36 @@ def print_quad(r: dict[str, Any], scripts: dict[str, Any], trials: int) -> dict[
     return targets
 
 
-def print_gp(r: dict[str, Any], trials: int) -> None:
-    base = r["skopt-gp"]["seconds"]
-    rows = [
-        [
-            label,
-            fmt_s(r[case]["seconds"]),
-            fmt_s(r[case]["seconds"] / trials),
-            num(r[case]["best_value"]),
-            fmt_ratio(base / r[case]["seconds"]),
-        ]
-        for case, label in GP_CASES.items()
-    ]
-    threads = r["optuna-gp"].get("torch_threads")
+def print_gp(r: dict[str, list[dict[str, Any]]], trials: int) -> None:
+    base = statistics.median(x["seconds"] for x in r["skopt-gp"])
+    rows = []
+    for case, label in GP_CASES.items():
+        xs = r[case]
+        secs = statistics.median(x["seconds"] for x in xs)
+        rows.append(
+            [
+                label,
+                fmt_s(secs),
+                ", ".join(f"{fmt_s(x['seconds'])} (load {x['loadavg']:.1f})" for x in xs),
+                fmt_s(secs / trials),
+                num(xs[0]["best_value"]),
+                fmt_ratio(base / secs),
+            ]
+        )
+    info = r["optuna-gp"][0]
     print(
         table(
-            ["case (run once each)", "wall time", "per call", "best value", "skopt / this"],
+            [
+                "case",
+                "wall time",
+                "each run (1-min load average)",
+                "per call",
+                "best value",
+                "skopt / this",
+            ],
             rows,
             title=f"(x - 2) ** 2 with Gaussian processes, {trials} calls, seed 0 "
-            f"(torch {r['optuna-gp'].get('torch')}, {threads} intra-op threads)",
+            f"(torch {info.get('torch')}, {info.get('torch_threads')} intra-op threads)",
         )
     )
 
@@ -822,7 +891,7 @@ def print_sphere(r: dict[str, Any], trials: int, reps: int) -> dict[str, Any]:
                     "yes" if ok else "NO",
                 ],
                 [
-                    "tane's cost per trial over Optuna's, trials 1-100 / 201-300",
+                    f"tane's cost per trial over Optuna's, trials 1-100 / 201-{200 + last}",
                     f"{fmt_s(t['first_s'] - o['first_s'])} / {fmt_s(t['last_s'] - o['last_s'])}",
                     "",
                     "",
@@ -944,6 +1013,7 @@ def main() -> None:
     p.add_argument("--pipeline-trials", type=int, default=20)
     p.add_argument("--prep-seconds", type=float, default=2.0)
     p.add_argument("--train-seconds", type=float, default=0.1)
+    p.add_argument("--gp-reps", type=int, default=2, help="runs of Optuna's and tane's GP")
     p.add_argument("--skip-gp", action="store_true", help="skip section 2 (about 90 s)")
     p.add_argument("--profile", action="store_true", help="worker: also profile the tane case")
     p.add_argument(
@@ -954,6 +1024,7 @@ def main() -> None:
     workers: dict[str, Callable[[], dict[str, Any]]] = {
         "optuna-memory": lambda: case_optuna_quad(args, sqlite=False),
         "optuna-sqlite": lambda: case_optuna_quad(args, sqlite=True),
+        "optuna-asktell": lambda: case_optuna_asktell(args),
         "tane-fresh": lambda: case_tane_quad(args, exists=False),
         "tane-exists": lambda: case_tane_quad(args, exists=True),
         "scripts": lambda: case_scripts(args),
@@ -972,6 +1043,7 @@ def main() -> None:
         emit(result)
         return
 
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # tables before notes
     started = now()
     common = ["--trials", str(args.trials), "--seed", str(args.seed)]
     common += ["--sphere-trials", str(args.sphere_trials), "--script-reps", str(args.script_reps)]
@@ -1023,10 +1095,13 @@ def main() -> None:
 
     # 2. Gaussian processes: once each (scikit-optimize takes about a minute).
     if not args.skip_gp:
-        gp: dict[str, Any] = {}
-        for name, label in GP_CASES.items():
-            note(f"[sweep] {label}: {args.trials} calls, once ...")
-            gp[name] = case(name)
+        gp: dict[str, list[dict[str, Any]]] = {c: [] for c in GP_CASES}
+        note(f"[sweep] {GP_CASES['skopt-gp']}: {args.trials} calls, once (about a minute) ...")
+        gp["skopt-gp"].append(case("skopt-gp"))
+        for _ in range(args.gp_reps):  # Optuna's and tane's GP, interleaved
+            for name in ("optuna-gp", "tane-gp"):
+                note(f"[sweep] {GP_CASES[name]}: {args.trials} calls ...")
+                gp[name].append(case(name))
         results["gp"] = gp
         print_gp(gp, args.trials)
 

@@ -56,6 +56,8 @@ class SweepSettings:
     enqueue: list[dict[str, Any]] = field(default_factory=list)
     #: Metrics that must be <= 0 for a trial to be feasible (Optuna 5's Trial.set_constraint).
     constraints: list[str] = field(default_factory=list)
+    #: How parameter importances are computed: "ped-anova" (fast) or "fanova".
+    importance: str = "ped-anova"
 
     def check(self) -> None:
         """Refuse what cannot work, naming the fix."""
@@ -87,6 +89,8 @@ class SweepSettings:
                 f"the {self.sampler} sampler cannot take constraints: use one of "
                 f"{', '.join(CONSTRAINED)}"
             )
+        if self.importance not in ("ped-anova", "fanova"):
+            raise InvalidInput(f"importance {self.importance!r}: use ped-anova or fanova")
         if self.trials is not None and self.trials < 1:
             raise InvalidInput(f"--trials must be at least 1, got {self.trials}")
         if self.timeout is not None and self.timeout <= 0:
