@@ -13,6 +13,9 @@ from __future__ import annotations
 import os
 
 THREAD_VARIABLES = (
+    # joblib/loky's CPU count: what LightGBM 4's scikit-learn API (n_jobs=None)
+    # and scikit-learn's n_jobs=-1 use instead of OMP_NUM_THREADS.
+    "LOKY_MAX_CPU_COUNT",
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
     "MKL_NUM_THREADS",
