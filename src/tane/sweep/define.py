@@ -23,7 +23,7 @@ from typing import Any
 from tane.errors import InvalidInput
 from tane.sweep.driver import KIND_TAG, JobResult
 from tane.sweep.run import SweepOutcome, _record, _Reporter
-from tane.sweep.search import TRIAL_TAG, Search, SweepSettings, make_study
+from tane.sweep.search import TRIAL_TAG, Search, SweepSettings, make_study, tell
 from tane.sweep.space import SearchSpace
 from tane.sweep.trial import TrialPruned
 
@@ -61,7 +61,10 @@ class Trial:
 
     def _store_params(self) -> None:
         if self._params:
-            self._run.log_params(self._params)
+            from tane.tracking.values import normalize_mapping
+
+            # Written with the run's end, in the same commit (ActiveRun.held_params).
+            self._run.held_params.update(normalize_mapping(self._params, "param key"))
             self._params = {}
 
     def suggest_float(
@@ -252,12 +255,12 @@ def _one_trial(
             result.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     if result.status == "FINISHED":
         values = [result.metrics[k] for k in settings.objectives]
-        study.tell(trial, values if len(values) > 1 else values[0])
+        tell(study, trial, values if len(values) > 1 else values[0])
         if search is not None:
             search.note(values)
     else:
         state = TrialState.PRUNED if result.status == "PRUNED" else TrialState.FAIL
-        study.tell(trial, state=state)
+        tell(study, trial, state=state)
     result.seconds = time.perf_counter() - started
     result.params = dict(trial.params)
     return result

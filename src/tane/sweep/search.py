@@ -154,6 +154,18 @@ def make_pruner(settings: SweepSettings) -> optuna.pruners.BasePruner:
     raise InvalidInput(f"unknown pruner {name!r}: use one of {', '.join(PRUNERS)}")
 
 
+def tell(study: optuna.Study, trial: Any, values: Any = None, state: Any = None) -> None:
+    """Finish a trial. Optuna's public ``study.tell`` returns a deep copy of the trial,
+    which costs more than recording it; ``optimize()`` uses the internal call below,
+    and so does tane when it exists."""
+    try:
+        from optuna.study._tell import _tell_with_warning
+    except ImportError:  # a future Optuna: the public call works the same
+        study.tell(trial, values, state=state)
+        return
+    _tell_with_warning(study, trial, values, state, suppress_warning=True)
+
+
 def make_study(settings: SweepSettings, space: SearchSpace | None) -> optuna.Study:
     import optuna
 
@@ -281,10 +293,10 @@ class Search:
             self.finished += 1
             try:
                 if result.status == "PRUNED":
-                    self.study.tell(trial, state=TrialState.PRUNED)
+                    tell(self.study, trial, state=TrialState.PRUNED)
                     return
                 if result.status != "FINISHED":
-                    self.study.tell(trial, state=TrialState.FAIL)
+                    tell(self.study, trial, state=TrialState.FAIL)
                     return
                 values, reason = objective_values(self.settings, result.metrics, result.value)
                 if values is not None and self.settings.constraints:
@@ -300,9 +312,9 @@ class Search:
                 if values is None:
                     result.status = "FAILED"
                     result.error = reason
-                    self.study.tell(trial, state=TrialState.FAIL)
+                    tell(self.study, trial, state=TrialState.FAIL)
                     return
-                self.study.tell(trial, values if len(values) > 1 else values[0])
+                tell(self.study, trial, values if len(values) > 1 else values[0])
                 self.note(values)
             except RuntimeError as exc:
                 # The grid sampler stops the study at its last point; outside

@@ -73,6 +73,7 @@ class ActiveRun:
         self.run_dir: Path | None = None  # set by tane.run_dir(); logged when the run ends
         self.ended = False
         self.attached = False  # a worker's view of another process's run: never ended here
+        self.held_params: dict[str, str] = {}  # stored with the run's end (sweep trials)
 
     def __repr__(self) -> str:
         return f"<ActiveRun {self.name!r} id={self.id} experiment={self.experiment!r}>"
@@ -504,15 +505,19 @@ def _finish(
             data = active._capture.drain()
             if data:
                 active.store.log_artifact_bytes(active.id, LOG_ARTIFACT, data, append=True)
-        # The last points first (outside any grouping: the writer thread may hold
-        # the flush lock while it waits for the database), then the error tags and
-        # the status in one commit where the store can group writes.
+        # The last points, the params held back (a sweep trial's), the error tags
+        # and the status: one commit where the store can group writes. The writer's
+        # flush lock is taken first, so that its thread is never inside a flush
+        # waiting for the database while this one holds it.
         failure: BaseException | None = None
-        try:
-            active._writer.release(active.id)
-        except BaseException as exc:
-            failure = exc
-        with _grouped(active.store):
+        with active._writer.flushing(), _grouped(active.store):
+            try:
+                active._writer.release(active.id)
+            except BaseException as exc:
+                failure = exc
+            if active.held_params:
+                active.store.log_batch(active.id, params=active.held_params)
+                active.held_params = {}
             if error:
                 # The exception's first line, not the traceback's last: a long message
                 # ends with hints, and the tag is what `tane runs show` puts first.

@@ -39,7 +39,7 @@ class MetricWriter:
         self.store = store
         self.interval = flush_interval() if interval is None else interval
         self._queues: dict[str, deque[PointTuple]] = {}
-        self._flush_lock = threading.Lock()
+        self._flush_lock = threading.RLock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -162,6 +162,10 @@ class MetricWriter:
         if first_error is not None:
             raise first_error
 
+    def flushing(self) -> threading.RLock:
+        """The flush lock, to hold while writing what must follow a run's last points."""
+        return self._flush_lock
+
     def release(self, run_id: str) -> None:
         """Flush a run's points and forget its queue (the run has ended)."""
         self.flush(run_id)
@@ -193,7 +197,7 @@ class MetricWriter:
     def _after_fork(self) -> None:
         # The child has no writer thread; the parent's queued points and
         # periodic tasks are the parent's to handle.
-        self._flush_lock = threading.Lock()
+        self._flush_lock = threading.RLock()
         self._start_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()

@@ -25,7 +25,19 @@ def heartbeat_timeout_ms() -> int:
     return int(float(os.environ.get("TANE_HEARTBEAT_TIMEOUT", "120")) * 1000)
 
 
+_owner: tuple[int, str] | None = None
+
+
 def owner_host() -> str:
+    """This process's host as runs record it (see _owner_host); computed once per process."""
+    global _owner
+    pid = os.getpid()
+    if _owner is None or _owner[0] != pid:
+        _owner = (pid, _owner_host())
+    return _owner[1]
+
+
+def _owner_host() -> str:
     """This process's host as runs record it, to tell whether a run's owner is alive.
 
     The host name alone is not enough: containers sharing the host's network

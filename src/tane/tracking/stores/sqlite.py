@@ -121,9 +121,8 @@ class SqliteStore:
     def batch(self) -> Iterator[None]:
         """Group this thread's writes inside the block into one transaction.
 
-        Each write inside is a savepoint, so one that fails (a ParamConflict)
-        is undone alone and the others still commit. Ending a run (its last
-        metric points, tags and status) is one commit instead of three.
+        Ending a run (its last metric points, held params, tags and status) is
+        one commit instead of four.
         """
         if getattr(self._local, "batch", False):
             yield
@@ -155,19 +154,15 @@ class SqliteStore:
         """A write transaction: ``BEGIN IMMEDIATE``, queued by the busy timeout."""
         conn = self._conn()
         if getattr(self._local, "batch", False):
-            conn.execute("SAVEPOINT tane_write")
+            # Inside batch(): part of its transaction. The writes grouped there (a
+            # run's end) check before they change anything, so a refused one
+            # leaves nothing behind.
             try:
                 yield conn
-            except BaseException as exc:
-                with suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK TO tane_write")
-                    conn.execute("RELEASE tane_write")
-                if isinstance(exc, sqlite3.IntegrityError):
-                    raise
-                if isinstance(exc, sqlite3.Error):
-                    raise self._wrap(exc) from exc
+            except sqlite3.IntegrityError:
                 raise
-            conn.execute("RELEASE tane_write")
+            except sqlite3.Error as exc:
+                raise self._wrap(exc) from exc
             return
         try:
             conn.execute("BEGIN IMMEDIATE")
