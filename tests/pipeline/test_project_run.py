@@ -330,3 +330,15 @@ def test_hooks_from_installed_packages_through_entry_points(
     monkeypatch.syspath_prepend(str(site))
     tane("run")
     assert (project / "entry-point-hook.txt").read_text() == "__default__"
+
+
+def test_gc_removes_the_outputs_of_purged_side_by_side_runs(project: Path) -> None:
+    result = CliRunner().invoke(main, ["run", "-m", "report.offset=1,2"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    children = [r for r in runs(project) if r.parent_id]
+    scoped = project / ".tane" / "scoped"
+    assert {p.name for p in scoped.iterdir()} == {r.id for r in children}
+    doomed = children[0]
+    tane("runs", "rm", doomed.id)
+    tane("gc", "--yes")
+    assert {p.name for p in scoped.iterdir()} == {children[1].id}

@@ -81,7 +81,21 @@ def gc(yes: bool, dry_run: bool) -> None:
         click.confirm(f"Remove {count} and their artifacts for good?", abort=True)
     report = client.gc([run.id for run in deleted])
     removed = len(report.run_ids)
-    click.echo(
-        f"Removed {removed} run{'s' if removed != 1 else ''}, "
-        f"freed {human_bytes(report.bytes_freed)}."
-    )
+    freed = report.bytes_freed + _remove_scoped(report.run_ids)
+    click.echo(f"Removed {removed} run{'s' if removed != 1 else ''}, freed {human_bytes(freed)}.")
+
+
+def _remove_scoped(run_ids: list[str]) -> int:
+    """Remove the outputs side-by-side pipeline runs wrote (``.tane/scoped/<run>``)."""
+    import shutil
+
+    from tane.project import DEFAULT_STORE_DIR, find_project
+
+    folder = find_project().root / DEFAULT_STORE_DIR / "scoped"
+    freed = 0
+    for run_id in run_ids:
+        target = folder / run_id
+        if target.is_dir():
+            freed += sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+            shutil.rmtree(target, ignore_errors=True)
+    return freed
