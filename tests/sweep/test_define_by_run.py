@@ -176,3 +176,35 @@ def test_constraints_steer_the_search_to_feasible_trials(tmp_path: Path) -> None
     assert all("set_constraints" in (t.error or "") for t in failed.trials)
     with pytest.raises(InvalidInput, match="cannot take constraints"):
         tane.sweep(forgetful, n_trials=2, sampler="random", constraints=True)
+
+
+def test_trials_that_need_their_run_early_get_it_and_lose_nothing(tmp_path: Path) -> None:
+    """Trial runs are written whole at their end, unless they need the row sooner."""
+    from tane.tracking.writer import EARLY_FLUSH
+
+    notes = tmp_path / "note.txt"
+    notes.write_text("hello")
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 1)
+        if trial.number == 0:
+            tane.log_artifact(str(notes))  # needs the row now
+        if trial.number == 1:
+            for step in range(EARLY_FLUSH + 5):  # more points than a lazy run holds
+                tane.log_metric("curve", float(step), step=step)
+        if trial.number == 2:
+            raise ValueError("diverged")
+        tane.log_metric("seen", x)
+        return x
+
+    store = str(tmp_path / "store")
+    outcome = tane.sweep(objective, n_trials=4, seed=0, store=store)
+    client = tane.Client(store)
+    runs = {r.id: r for r in client.search_runs(max_results=100)}
+    first, second, third, fourth = (runs[t.run_id] for t in outcome.trials)
+    assert [a.path for a in client.list_artifacts(first.id)] == ["note.txt"]
+    assert first.status.value == "FINISHED" and "x" in first.params and "seen" in first.metrics
+    assert len(client.get_metric_history(second.id, "curve")) == EARLY_FLUSH + 5
+    assert third.status.value == "FAILED" and "diverged" in third.tags["tane.error"]
+    assert fourth.status.value == "FINISHED"
+    assert fourth.parent_id == outcome.parent_id and fourth.tags["tane.trial"] == "3"

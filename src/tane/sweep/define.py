@@ -199,6 +199,10 @@ def sweep(
             best = search._best() if len(dirs) == 1 else None
             if best is not None:
                 parent.log_metric("best_value", best, step=trial.number)
+        # Trials are written in groups by the writer: all of them before returning.
+        from tane.tracking.fluent import flush
+
+        flush()
         outcome = _record(parent, study, space, settings, results, search)
     if reporter is not None:
         reporter.summary(outcome, search)
@@ -215,14 +219,16 @@ def _one_trial(
 ) -> JobResult:
     from optuna.trial import TrialState
 
-    import tane
-
     started = time.perf_counter()
     result = JobResult(trial.number, (), "FINISHED")
-    run = tane.start_run(
+    from tane.tracking.fluent import start_run
+
+    # Lazy: written whole at its end, in one commit (sooner if it logs an artifact).
+    run = start_run(
         name=f"trial-{trial.number}",
         parent_id=parent.id,
         tags={TRIAL_TAG: str(trial.number)},
+        _lazy=True,
     )
     result.run_id = run.id
     wrapped = Trial(trial, run, settings.objectives[0])

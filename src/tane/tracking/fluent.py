@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 
 from tane.errors import InvalidInput, NoActiveRun
 from tane.tracking.entities import Run, RunStatus
-from tane.tracking.stores.base import Store, heartbeat_timeout_ms, owner_host
+from tane.tracking.stores.base import PointTuple, Store, heartbeat_timeout_ms, owner_host
 from tane.tracking.values import check_key, metric_value, normalize_mapping
 from tane.tracking.writer import EARLY_FLUSH, MetricWriter
 
@@ -51,6 +52,7 @@ class ActiveRun:
         writer: MetricWriter,
         owns_context: bool,
         stack: list[ActiveRun] | None = None,
+        lazy: bool = False,
     ) -> None:
         self.store = store
         self.id = run.id
@@ -60,7 +62,11 @@ class ActiveRun:
         self.parent_id = run.parent_id
         self.artifact_uri = run.artifact_uri
         self._writer = writer
-        self._queue = writer.queue(run.id)
+        # A lazy run (a sweep trial) has no row yet: its points wait here, not in
+        # the writer, until the run is written whole at its end (one commit) or
+        # something needs the row first (see _materialize).
+        self._pending: Run | None = run if lazy else None
+        self._queue: deque[PointTuple] = deque() if lazy else writer.queue(run.id)
         # A resumed run continues each metric after its last step.
         self._steps: dict[str, int] = {k: v + 1 for k, v in run.metric_steps.items()}
         self._stack: list[ActiveRun] = stack if stack is not None else []
@@ -95,9 +101,20 @@ class ActiveRun:
             summary = f"{type(exc).__name__}: {lines[0]}" if lines else None
             _end_run(self, status, text, summary)
 
+    def _materialize(self) -> None:
+        """Write a lazy run's row now (something needs it before the run ends)."""
+        run = self._pending
+        if run is None:
+            return
+        self._pending = None
+        self.store.record_run(run)  # type: ignore[attr-defined]
+        self._writer.adopt(self.id, self._queue)
+        _start_heartbeat(self)
+
     @property
     def info(self) -> Run:
         """The run as stored now (status, params, latest metrics, tags)."""
+        self._materialize()
         self._writer.flush(self.id)
         return self.store.get_run(self.id)
 
@@ -133,6 +150,8 @@ class ActiveRun:
         queue = self._queue
         queue.append((key, value, step, timestamp))
         if len(queue) > EARLY_FLUSH or self._writer.stopped:
+            if self._pending is not None:
+                self._materialize()
             self._writer.wake()
         if _taps:
             tap = _taps.get(threading.get_ident())
@@ -150,29 +169,35 @@ class ActiveRun:
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Store params now; raise ParamConflict if one already holds another value."""
+        self._materialize()
         self.store.log_batch(self.id, params=normalize_mapping(params, "param key"))
         _raise_if_terminated()
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Set tags now (a tag may change)."""
+        self._materialize()
         self.store.log_batch(self.id, tags=normalize_mapping(tags, "tag key"))
         _raise_if_terminated()
 
     def set_note(self, text: str) -> None:
         """Replace the run's markdown note."""
+        self._materialize()
         self.store.update_run(self.id, note=str(text))
 
     def log_artifact(
         self, local_path: str | os.PathLike[str], artifact_path: str | None = None
     ) -> str:
         """Copy a file or folder into the run's artifacts; return its artifact path."""
+        self._materialize()
         return self.store.log_artifact(self.id, os.fspath(local_path), artifact_path)
 
     def log_bytes(self, data: bytes, artifact_file: str) -> None:
+        self._materialize()
         self.store.log_artifact_bytes(self.id, artifact_file, data)
 
     def flush(self) -> None:
         """Write every queued metric point now."""
+        self._materialize()
         self._writer.flush(self.id)
         _raise_if_terminated()
 
@@ -310,6 +335,7 @@ def start_run(
     note: str | None = None,
     capture: bool | Iterable[str] | Mapping[str, bool] | None = None,
     store: Store | str | None = None,
+    _lazy: bool = False,
 ) -> ActiveRun:
     """Start a run (or resume ``run_id``) and make it the active run.
 
@@ -357,6 +383,13 @@ def start_run(
                 # A child joins its parent's experiment: no lookup (a sweep starts
                 # hundreds of children, and counting an experiment's runs grows).
                 exp_id = parent.experiment_id
+                if _lazy and hasattr(resolved, "record_run") and not note:
+                    run = _lazy_run(resolved, parent, name, tag_values)
+                    active = ActiveRun(
+                        resolved, run, _writer_for(resolved), False, stack, lazy=True
+                    )
+                    stack.append(active)
+                    return active
             else:
                 exp_id = resolved.get_or_create_experiment(experiment or _default_experiment()).id
             if owns_context:
@@ -386,6 +419,28 @@ def start_run(
         active.end(RunStatus.FAILED, error=f"tane could not start the run: {exc!r}")
         raise
     return active
+
+
+def _lazy_run(store: Store, parent: ActiveRun, name: str | None, tags: dict[str, str]) -> Run:
+    """The Run entity of a lazy child run: what its row will hold when it is written."""
+    import uuid
+
+    run_id = uuid.uuid4().hex
+    now = int(time.time() * 1000)
+    artifacts = getattr(store, "artifacts", None)
+    uri = artifacts.run_uri(parent.experiment_id, run_id) if artifacts is not None else ""
+    return Run(
+        id=run_id,
+        name=name or _generate_name(),
+        experiment_id=parent.experiment_id,
+        experiment=parent.experiment,
+        status=RunStatus.RUNNING,
+        start_time=now,
+        parent_id=parent.id,
+        tags={"tane.parent_context": parent.id, **tags},
+        artifact_uri=uri,
+        heartbeat=now,
+    )
 
 
 def _start_context(active: ActiveRun, settings: Any) -> None:
@@ -484,6 +539,30 @@ def _finish(
     if active in active._stack:
         active._stack.remove(active)
     active.ended = True
+    pending = active._pending
+    has_outputs = active.run_dir is not None and active.run_dir.is_dir()
+    if pending is not None and not has_outputs and active._capture is None:
+        # A lazy run that needed no row until now: written whole, in one commit.
+        active._pending = None
+        tags = {}
+        if error:
+            first = summary or (error.strip().splitlines()[-1] if error.strip() else error)
+            tags = {"tane.error": first[:1000], "tane.traceback": error}
+        points = list(active._queue)
+        active._queue.clear()
+        # Written by the writer with the next flush, with the other runs that ended
+        # meanwhile: a sweep of hundreds of short trials commits a few times.
+        active._writer.submit(
+            pending,
+            params=active.held_params,
+            tags=tags,
+            points=points,
+            status=status,
+            end_time=int(time.time() * 1000),
+        )
+        active.held_params = {}
+        return
+    active._materialize()
     if active.attached:
         # The owning process ends the run; a worker only sends what it logged.
         active._writer.release(active.id)

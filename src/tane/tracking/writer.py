@@ -16,12 +16,16 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
+from contextlib import nullcontext
+from typing import Any
 
 from tane.errors import NotFound, StoreUnavailable, TaneError
 from tane.tracking.stores.base import PointTuple, Store
 
 #: Points waiting in one run's queue that wake the writer before its interval.
 EARLY_FLUSH = 20_000
+#: Finished runs waiting to be written that wake the writer before its interval.
+RECORDS_BATCH = 500
 
 
 def flush_interval() -> float:
@@ -39,6 +43,9 @@ class MetricWriter:
         self.store = store
         self.interval = flush_interval() if interval is None else interval
         self._queues: dict[str, deque[PointTuple]] = {}
+        # Whole runs that ended before they had a row (lazy sweep trials), written
+        # together: many in one commit.
+        self._records: deque[tuple[Any, dict[str, Any]]] = deque()
         self._flush_lock = threading.RLock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -61,6 +68,49 @@ class MetricWriter:
         if self._thread is None:
             self._start()
         return found
+
+    def submit(self, run: Any, **fields: Any) -> None:
+        """Queue a whole run for ``store.record_run`` (written with the next flush)."""
+        self._records.append((run, fields))
+        if self._thread is None:
+            self._start()
+        if len(self._records) >= RECORDS_BATCH:
+            self.wake()
+
+    def _write_records(self) -> None:
+        if not self._records:
+            return
+        taken = []
+        try:
+            while True:
+                taken.append(self._records.popleft())
+        except IndexError:
+            pass
+        batch = getattr(self.store, "batch", None)
+        try:
+            with batch() if batch is not None else nullcontext():
+                for run, fields in taken:
+                    self.store.record_run(run, **fields)  # type: ignore[attr-defined]
+        except StoreUnavailable:
+            self._records.extendleft(reversed(taken))
+            raise
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                print(
+                    f"tane: the store refused {len(taken)} finished runs, which are dropped: {exc}",
+                    file=sys.__stderr__,
+                )
+                return
+            self._records.extendleft(reversed(taken))
+            raise
+
+    def adopt(self, run_id: str, queue: deque[PointTuple]) -> None:
+        """Take over the points a run queued before it had a row (a lazy run)."""
+        self._queues[run_id] = queue
+        if self._thread is None:
+            self._start()
+        if queue:
+            self.wake()
 
     def put(self, run_id: str, point: PointTuple) -> None:
         """Queue one point of a run."""
@@ -115,8 +165,8 @@ class MetricWriter:
             print(message, file=sys.__stderr__)
 
     def pending(self) -> int:
-        """Points queued and not yet stored."""
-        return sum(len(q) for q in list(self._queues.values()))
+        """Points (and whole runs) queued and not yet stored."""
+        return sum(len(q) for q in list(self._queues.values())) + len(self._records)
 
     def flush(self, run_id: str | None = None) -> None:
         """Write the queued points (of one run, or all) now.
@@ -129,6 +179,10 @@ class MetricWriter:
         """
         first_error: BaseException | None = None
         with self._flush_lock:
+            try:
+                self._write_records()
+            except StoreUnavailable as exc:
+                first_error = exc
             targets = [run_id] if run_id is not None else list(self._queues)
             for rid in targets:
                 queue = self._queues.get(rid)
@@ -203,6 +257,7 @@ class MetricWriter:
         self._stop = threading.Event()
         self._thread = None
         self._tasks = []
+        self._records.clear()
         for queue in self._queues.values():
             queue.clear()
 

@@ -14,6 +14,7 @@ migrating stay with SqlStore (:func:`open_sqlite` returns None otherwise).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import uuid
@@ -35,7 +36,7 @@ from tane.tracking.stores._common import (
     param_conflict,
     sqlite_error,
 )
-from tane.tracking.stores.base import PointTuple, PurgeReport, RunPage, RunView
+from tane.tracking.stores.base import PointTuple, PurgeReport, RunPage, RunView, owner_host
 from tane.tracking.values import check_key, param_number
 
 if TYPE_CHECKING:
@@ -373,6 +374,57 @@ class SqliteStore:
             artifact_uri=artifact_uri,
             heartbeat=start,
         )
+
+    def record_run(
+        self,
+        run: Run,
+        *,
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        points: Sequence[PointTuple] = (),
+        status: RunStatus | None = None,
+        end_time: int | None = None,
+    ) -> None:
+        """Write a run made in memory, with its params, tags and points, in one commit.
+
+        A short child run (a sweep trial) is written whole at its end: one
+        transaction instead of one to create it, one per write and one to end it.
+        Without ``status`` the row is written RUNNING (the run goes on).
+        """
+        exp_id, _ = self._experiment_ref(run.experiment_id)
+        all_tags = {**run.tags, **(tags or {})}
+        final = RunStatus.parse(status).value if status is not None else RunStatus.RUNNING.value
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO runs (id, experiment_id, name, parent_id, status, start_time, "
+                "end_time, heartbeat, host, pid, note, artifact_uri, deleted) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, 0)",
+                (
+                    run.id,
+                    exp_id,
+                    check_run_name(run.name),
+                    run.parent_id,
+                    final,
+                    run.start_time,
+                    end_time if status is not None else None,
+                    end_time or run.start_time,
+                    owner_host(),
+                    os.getpid(),
+                    run.artifact_uri,
+                ),
+            )
+            if all_tags:
+                conn.executemany(
+                    "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)",
+                    [(run.id, k, v) for k, v in all_tags.items()],
+                )
+            if params:
+                conn.executemany(
+                    "INSERT INTO params (run_id, key, value, value_num) VALUES (?, ?, ?, ?)",
+                    [(run.id, k, v, param_number(v)) for k, v in params.items()],
+                )
+            found = self._insert_metrics(conn, run.id, points) if points else {}
+        self._series.update(found)
 
     def update_run(
         self,
