@@ -423,7 +423,7 @@ class SqliteStore:
                     "INSERT INTO params (run_id, key, value, value_num) VALUES (?, ?, ?, ?)",
                     [(run.id, k, v, param_number(v)) for k, v in params.items()],
                 )
-            found = self._insert_metrics(conn, run.id, points) if points else {}
+            found = _insert_new_series(conn, run.id, points) if points else {}
         self._series.update(found)
 
     def update_run(
@@ -609,6 +609,32 @@ class SqliteStore:
         if name.startswith("__") or name in ("_full", "_lock"):
             raise AttributeError(name)
         return getattr(self.full(), name)
+
+
+def _insert_new_series(
+    conn: sqlite3.Connection, run_id: str, points: Sequence[PointTuple]
+) -> dict[tuple[str, str], int]:
+    """Points of a run written whole: its series are new, no lookups or upserts needed."""
+    latest: dict[str, PointTuple] = {}
+    for p in points:
+        cur = latest.get(p[0])
+        if cur is None or (p[2], p[3]) >= (cur[2], cur[3]):
+            latest[p[0]] = p
+    ids: dict[str, int] = {}
+    for key in sorted(latest):
+        p = latest[key]
+        cursor = conn.execute(
+            "INSERT INTO latest_metrics (run_id, key, step, timestamp, value) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (run_id, key, p[2], p[3], None if p[1] != p[1] else p[1]),
+        )
+        assert cursor.lastrowid is not None
+        ids[key] = cursor.lastrowid
+    conn.executemany(
+        "INSERT INTO metrics (series_id, step, timestamp, value) VALUES (?, ?, ?, ?)",
+        [(ids[p[0]], p[2], p[3], None if p[1] != p[1] else p[1]) for p in points],
+    )
+    return {(run_id, key): series for key, series in ids.items()}
 
 
 def _insert_params(conn: sqlite3.Connection, run_id: str, params: Mapping[str, str]) -> None:
