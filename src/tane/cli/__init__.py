@@ -93,6 +93,7 @@ _COMMANDS = {
     "run": ("tane.cli.pipelines:run", "Run a pipeline of the project, skipping what is cached."),
     "pipeline": ("tane.cli.pipelines:pipeline", "Show the project's pipelines."),
     "sweep": ("tane.cli.pipelines:sweep", "Search a pipeline's params with Optuna's samplers."),
+    "server": ("tane.cli.server:server", "Serve the store over HTTP (REST API under /api/v1)."),
     "catalog": ("tane.cli.pipelines:catalog", "List the datasets of the project's catalog."),
 }
 

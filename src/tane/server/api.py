@@ -1,0 +1,278 @@
+"""The ``/api/v1`` routes: one thin handler per method of the Store protocol."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import posixpath
+import tempfile
+import time
+from collections.abc import Iterator
+from typing import Annotated, BinaryIO
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from tane.errors import InvalidInput
+from tane.server.schemas import (
+    ArtifactListOut,
+    ArtifactOut,
+    ArtifactUploadOut,
+    ErrorOut,
+    ExperimentIn,
+    ExperimentListOut,
+    ExperimentOut,
+    HeartbeatIn,
+    LogBatchIn,
+    MetricHistoryOut,
+    MetricOut,
+    RunIdsIn,
+    RunIn,
+    RunOut,
+    RunPageOut,
+    RunPatch,
+    RunSearchIn,
+)
+from tane.tracking.artifacts import safe_artifact_path
+from tane.tracking.entities import Run, RunStatus
+from tane.tracking.stores.base import Store
+
+#: Bytes read or written at a time when streaming artifacts.
+CHUNK_SIZE = 1024 * 1024
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {
+        "model": ErrorOut,
+        "description": "The request is invalid (InvalidInput, InvalidFilter).",
+    },
+    404: {"model": ErrorOut, "description": "No such run, experiment or artifact."},
+    409: {"model": ErrorOut, "description": "A param already holds another value."},
+    503: {"model": ErrorOut, "description": "The store cannot be reached right now."},
+}
+
+router = APIRouter(prefix="/api/v1", responses=_ERRORS)
+
+
+def get_store(request: Request) -> Store:
+    """The app's store (opened on first use)."""
+    store: Store = request.app.state.store_holder.get()
+    return store
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def _run_out(run: Run) -> RunOut:
+    return RunOut.model_validate(run.to_json())
+
+
+# -- experiments ---------------------------------------------------------------
+
+
+@router.get("/experiments", summary="List experiments", tags=["experiments"])
+def list_experiments(store: StoreDep, include_deleted: bool = False) -> ExperimentListOut:
+    found = store.list_experiments(include_deleted=include_deleted)
+    return ExperimentListOut(experiments=[ExperimentOut.of(e) for e in found])
+
+
+@router.post("/experiments", summary="Create an experiment", tags=["experiments"], status_code=201)
+def create_experiment(body: ExperimentIn, store: StoreDep) -> ExperimentOut:
+    return ExperimentOut.of(store.create_experiment(body.name, body.tags))
+
+
+@router.get(
+    "/experiments/{id_or_name}", summary="Get an experiment by id or name", tags=["experiments"]
+)
+def get_experiment(id_or_name: str, store: StoreDep) -> ExperimentOut:
+    return ExperimentOut.of(store.get_experiment(id_or_name))
+
+
+# -- runs ----------------------------------------------------------------------
+
+
+@router.post("/runs", summary="Create a RUNNING run", tags=["runs"], status_code=201)
+def create_run(body: RunIn, store: StoreDep) -> RunOut:
+    run = store.create_run(
+        body.experiment_id,
+        body.name,
+        parent_id=body.parent_id,
+        tags=body.tags,
+        start_time=body.start_time,
+        host=body.host,
+        pid=body.pid,
+    )
+    return _run_out(run)
+
+
+@router.post("/runs/search", summary="Search runs with a filter, one page", tags=["runs"])
+def search_runs(body: RunSearchIn, store: StoreDep) -> RunPageOut:
+    page = store.search_runs(
+        body.experiment_ids,
+        body.filter,
+        body.order_by,
+        body.max_results,
+        body.page_token,
+        body.view,
+    )
+    return RunPageOut(runs=[_run_out(r) for r in page.runs], next_page_token=page.next_page_token)
+
+
+@router.post("/runs/delete", summary="Soft-delete runs", tags=["runs"], status_code=204)
+def delete_runs(body: RunIdsIn, store: StoreDep) -> Response:
+    store.delete_runs(body.run_ids)
+    return Response(status_code=204)
+
+
+@router.post("/runs/restore", summary="Restore soft-deleted runs", tags=["runs"], status_code=204)
+def restore_runs(body: RunIdsIn, store: StoreDep) -> Response:
+    store.restore_runs(body.run_ids)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/runs/heartbeat",
+    summary="Record that the owners of runs are alive",
+    tags=["runs"],
+    status_code=204,
+)
+def heartbeat(body: HeartbeatIn, store: StoreDep) -> Response:
+    now = body.now if body.now is not None else int(time.time() * 1000)
+    store.heartbeat(body.run_ids, now)
+    return Response(status_code=204)
+
+
+@router.get("/runs/{run_id}", summary="Get a run", tags=["runs"])
+def get_run(run_id: str, store: StoreDep) -> RunOut:
+    return _run_out(store.get_run(run_id))
+
+
+@router.patch(
+    "/runs/{run_id}", summary="Change a run's status, end time, name, note or owner", tags=["runs"]
+)
+def update_run(run_id: str, body: RunPatch, store: StoreDep) -> RunOut:
+    try:
+        status = None if body.status is None else RunStatus.parse(body.status)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    store.update_run(
+        run_id,
+        status=status,
+        end_time=body.end_time,
+        name=body.name,
+        note=body.note,
+        host=body.host,
+        pid=body.pid,
+    )
+    return _run_out(store.get_run(run_id))
+
+
+@router.post(
+    "/runs/{run_id}/batch",
+    summary="Log metric points, params and tags in one transaction",
+    tags=["runs"],
+    status_code=204,
+)
+def log_batch(run_id: str, body: LogBatchIn, store: StoreDep) -> Response:
+    # The validator has turned every value into a float already.
+    points = [(key, float(value), step, ts) for key, value, step, ts in body.metrics]
+    store.log_batch(run_id, points, body.params, body.tags)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/runs/{run_id}/tags/{key:path}", summary="Remove a tag", tags=["runs"], status_code=204
+)
+def delete_tag(run_id: str, key: str, store: StoreDep) -> Response:
+    store.delete_tag(run_id, key)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/runs/{run_id}/metrics/{key:path}",
+    summary="Get a metric's history, optionally downsampled",
+    tags=["runs"],
+)
+def metric_history(
+    run_id: str,
+    key: str,
+    store: StoreDep,
+    min_step: int | None = None,
+    max_step: int | None = None,
+    max_points: Annotated[int | None, Query(ge=1)] = None,
+) -> MetricHistoryOut:
+    points = store.get_metric_history(run_id, key, min_step, max_step, max_points)
+    return MetricHistoryOut(metrics=[MetricOut.model_validate(p.to_json()) for p in points])
+
+
+# -- artifacts -----------------------------------------------------------------
+
+
+@router.get(
+    "/runs/{run_id}/artifacts", summary="List an artifact folder of a run", tags=["artifacts"]
+)
+def list_artifacts(run_id: str, store: StoreDep, path: str = "") -> ArtifactListOut:
+    infos = store.list_artifacts(run_id, safe_artifact_path(path))
+    return ArtifactListOut(artifacts=[ArtifactOut.of(i) for i in infos])
+
+
+def _chunks(fh: BinaryIO) -> Iterator[bytes]:
+    try:
+        while chunk := fh.read(CHUNK_SIZE):
+            yield chunk
+    finally:
+        fh.close()
+
+
+@router.get(
+    "/runs/{run_id}/artifacts/{path:path}",
+    summary="Download an artifact file",
+    tags=["artifacts"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def download_artifact(run_id: str, path: str, store: StoreDep) -> StreamingResponse:
+    rel = safe_artifact_path(path, allow_root=False)
+    fh = store.open_artifact(run_id, rel)
+    headers = {}
+    try:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(0)
+        headers["Content-Length"] = str(size)
+    except (OSError, ValueError):
+        pass  # not seekable: sent chunked
+    media_type = mimetypes.guess_type(rel)[0] or "application/octet-stream"
+    return StreamingResponse(_chunks(fh), media_type=media_type, headers=headers)
+
+
+@router.put(
+    "/runs/{run_id}/artifacts/{path:path}",
+    summary="Upload an artifact file (the request body is the file)",
+    tags=["artifacts"],
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def upload_artifact(
+    run_id: str, path: str, request: Request, store: StoreDep
+) -> ArtifactUploadOut:
+    rel = safe_artifact_path(path, allow_root=False)
+    # Fail before reading a large body if the run does not exist.
+    await run_in_threadpool(store.get_run, run_id)
+    folder, name = posixpath.split(rel)
+    with tempfile.TemporaryDirectory(prefix="tane-upload-") as tmp:
+        local = os.path.join(tmp, name)
+        size = 0
+        with open(local, "wb") as fh:
+            async for chunk in request.stream():
+                if chunk:
+                    size += len(chunk)
+                    await run_in_threadpool(fh.write, chunk)
+        stored = await run_in_threadpool(store.log_artifact, run_id, local, folder or None)
+    return ArtifactUploadOut(path=stored, size=size)

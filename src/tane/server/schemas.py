@@ -1,0 +1,211 @@
+"""The JSON bodies of the ``/api/v1`` routes, as pydantic models.
+
+Floats that may be NaN or infinite (metric values) travel as the strings
+``"NaN"``, ``"Infinity"`` and ``"-Infinity"``; plain JSON numbers otherwise.
+Request bodies accept either form.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from tane.tracking.entities import ArtifactInfo, Experiment, float_from_json
+
+
+def _parse_float(value: float | str) -> float:
+    try:
+        return float_from_json(value)
+    except ValueError:
+        raise ValueError(
+            f"metric value {value!r} is not a number: send a JSON number or one of "
+            '"NaN", "Infinity", "-Infinity"'
+        ) from None
+
+
+#: A float in a request: a number or "NaN" / "Infinity" / "-Infinity".
+JsonFloatIn = Annotated[float | str, AfterValidator(_parse_float)]
+#: A float in a response: a number, or "NaN" / "Infinity" / "-Infinity".
+JsonFloatOut = float | str
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- errors --------------------------------------------------------------------
+
+
+class ErrorDetail(_Model):
+    """What went wrong: the error class name and its message."""
+
+    type: str = Field(examples=["RunNotFound"])
+    message: str
+    position: int | None = Field(
+        default=None, description="For InvalidFilter: 0-based offset of the problem."
+    )
+
+
+class ErrorOut(_Model):
+    """Every error response has this body."""
+
+    error: ErrorDetail
+
+
+# -- health --------------------------------------------------------------------
+
+
+class HealthOut(_Model):
+    status: str = Field(examples=["ok"])
+    reason: str | None = None
+
+
+# -- experiments ---------------------------------------------------------------
+
+
+class ExperimentIn(_Model):
+    name: str
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class ExperimentOut(_Model):
+    id: str
+    name: str
+    created: int
+    last_activity: int
+    tags: dict[str, str]
+    deleted: bool
+    run_count: int
+
+    @classmethod
+    def of(cls, experiment: Experiment) -> ExperimentOut:
+        return cls(
+            id=experiment.id,
+            name=experiment.name,
+            created=experiment.created,
+            last_activity=experiment.last_activity,
+            tags=dict(experiment.tags),
+            deleted=experiment.deleted,
+            run_count=experiment.run_count,
+        )
+
+
+class ExperimentListOut(_Model):
+    experiments: list[ExperimentOut]
+
+
+# -- runs ----------------------------------------------------------------------
+
+
+class RunIn(_Model):
+    experiment_id: str
+    name: str = ""
+    parent_id: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    start_time: int | None = None
+    host: str | None = None
+    pid: int | None = None
+
+
+class RunPatch(_Model):
+    status: str | None = Field(default=None, examples=["FINISHED"])
+    end_time: int | None = None
+    name: str | None = None
+    note: str | None = None
+    host: str | None = None
+    pid: int | None = None
+
+
+class RunOut(_Model):
+    """A run as :meth:`tane.tracking.entities.Run.to_json` writes it."""
+
+    id: str
+    name: str
+    experiment_id: str
+    experiment: str
+    status: str
+    start_time: int
+    end_time: int | None
+    parent_id: str | None
+    params: dict[str, str]
+    metrics: dict[str, JsonFloatOut]
+    tags: dict[str, str]
+    note: str
+    artifact_uri: str
+    deleted: bool
+
+
+class RunSearchIn(_Model):
+    experiment_ids: list[str] | None = None
+    filter: str = Field(default="", examples=["metrics.loss < 0.5 and params.lr = '0.01'"])
+    order_by: list[str] = Field(default_factory=list, examples=[["metrics.loss ASC"]])
+    max_results: int = Field(default=1000, ge=1, le=50_000)
+    page_token: str | None = None
+    view: Literal["active", "deleted", "all"] = "active"
+
+
+class RunPageOut(_Model):
+    runs: list[RunOut]
+    next_page_token: str | None
+
+
+class RunIdsIn(_Model):
+    run_ids: list[str]
+
+
+class HeartbeatIn(_Model):
+    run_ids: list[str]
+    now: int | None = Field(default=None, description="Milliseconds; default the server's clock.")
+
+
+class LogBatchIn(_Model):
+    metrics: list[tuple[str, JsonFloatIn, int, int]] = Field(
+        default_factory=list,
+        description='Points as [key, value, step, timestamp]; value may be "NaN", '
+        '"Infinity" or "-Infinity".',
+        examples=[[["loss", 0.25, 3, 1700000000000], ["grad", "NaN", 3, 1700000000000]]],
+    )
+    params: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class MetricOut(_Model):
+    key: str
+    value: JsonFloatOut
+    step: int
+    timestamp: int
+
+
+class MetricHistoryOut(_Model):
+    metrics: list[MetricOut]
+
+
+# -- artifacts -----------------------------------------------------------------
+
+
+class ArtifactOut(_Model):
+    path: str
+    is_dir: bool
+    size: int | None
+
+    @classmethod
+    def of(cls, info: ArtifactInfo) -> ArtifactOut:
+        return cls(path=info.path, is_dir=info.is_dir, size=info.size)
+
+
+class ArtifactListOut(_Model):
+    artifacts: list[ArtifactOut]
+
+
+class ArtifactUploadOut(_Model):
+    path: str = Field(description="The artifact path the file was stored at.")
+    size: int
+
+
+def error_body(kind: str, message: str, position: int | None = None) -> dict[str, Any]:
+    """Return the JSON of an error response."""
+    detail: dict[str, Any] = {"type": kind, "message": message}
+    if position is not None:
+        detail["position"] = position
+    return {"error": detail}
