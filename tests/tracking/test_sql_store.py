@@ -76,9 +76,11 @@ def test_unknown_scheme(uri: str) -> None:
         open_store(uri)
 
 
-def test_http_store_not_yet(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="not supported by this version"):
-        open_store("http://127.0.0.1:9/")
+def test_an_http_uri_opens_the_rest_store(tmp_path: Path) -> None:
+    from tane.tracking.stores.rest import RestStore
+
+    store = open_store("http://127.0.0.1:9/")
+    assert isinstance(store, RestStore)
 
 
 def test_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:

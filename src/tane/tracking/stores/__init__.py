@@ -20,7 +20,8 @@ def open_store(uri: str, artifact_root: str | None = None) -> Store:
     """Open (creating if needed) the store named by ``uri``.
 
     ``uri`` is a folder (a local store: ``tane.db`` and ``artifacts/`` in it),
-    ``sqlite:///file.db`` or ``postgresql://...``. Stores are cached per process.
+    ``sqlite:///file.db``, ``postgresql://...`` or a tane server
+    (``http://host:port``, ``https://...``). Stores are cached per process.
     """
     key = (uri, os.getpid())
     with _cache_lock:
@@ -34,16 +35,16 @@ def open_store(uri: str, artifact_root: str | None = None) -> Store:
 def database_location(uri: str) -> tuple[str, str | None]:
     """Return the database URL of a store URI and, for a folder store, its artifact folder.
 
+    A server (``http(s)://``) is its own location: the URL comes back unchanged.
+
     Raises:
-        StoreError: The URI names a server, an unknown kind of store, or a file
-            where a folder was expected.
+        StoreError: The URI names an unknown kind of store, or a file where a
+            folder was expected.
     """
-    scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
+    scheme = _scheme(uri)
     if scheme in ("http", "https"):
-        raise StoreError(
-            f"store {uri}: tane servers (http/https stores) are not supported by this version; "
-            "use a folder, sqlite:///file.db or postgresql://user@host/db"
-        )
+        # A server: its database lives behind it, addressed by the URL itself.
+        return uri, None
     if scheme.startswith(("sqlite", "postgres")):
         return uri, None
     if scheme == "file":
@@ -51,7 +52,7 @@ def database_location(uri: str) -> tuple[str, str | None]:
     elif scheme:
         raise StoreError(
             f"store {uri}: unknown scheme {scheme!r}; a store is a folder, sqlite:///file.db "
-            "or postgresql://user@host/db"
+            "postgresql://user@host/db or http://host:port (a tane server)"
         )
     folder = Path(uri).expanduser().resolve()
     if folder.exists() and not folder.is_dir():
@@ -61,7 +62,15 @@ def database_location(uri: str) -> tuple[str, str | None]:
     return f"sqlite:///{folder / 'tane.db'}", str(folder / "artifacts")
 
 
+def _scheme(uri: str) -> str:
+    return uri.split("://", 1)[0].lower() if "://" in uri else ""
+
+
 def _open(uri: str, artifact_root: str | None) -> Store:
+    if _scheme(uri) in ("http", "https"):
+        from tane.tracking.stores.rest import RestStore
+
+        return RestStore(uri, token=os.environ.get("TANE_TOKEN") or None)
     db_url, folder_artifacts = database_location(uri)
     if db_url.startswith("sqlite:") and "?" not in db_url:
         # An existing local store records through sqlite3 alone (no SQLAlchemy
