@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -20,43 +20,65 @@ if TYPE_CHECKING:
     from tane.pipeline.session import PipelineApp, PipelineProject
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 def _names(values: tuple[str, ...]) -> list[str]:
     """``--nodes a,b --nodes c`` -> [a, b, c]."""
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
+def _selection(pipeline_help: str) -> Callable[[F], F]:
+    """The options choosing a pipeline and its nodes, shared by `tane run` and `tane sweep`."""
+
+    def decorate(func: F) -> F:
+        for option in reversed(
+            [
+                click.option(
+                    "-p",
+                    "--pipeline",
+                    "pipeline_name",
+                    default="__default__",
+                    show_default=True,
+                    help=pipeline_help,
+                ),
+                click.option(
+                    "-n",
+                    "--nodes",
+                    multiple=True,
+                    metavar="NAMES",
+                    help="Only these nodes (comma-separated; repeatable).",
+                ),
+                click.option(
+                    "--from-nodes",
+                    multiple=True,
+                    metavar="NAMES",
+                    help="These nodes and everything downstream of them.",
+                ),
+                click.option(
+                    "--to-nodes",
+                    multiple=True,
+                    metavar="NAMES",
+                    help="These nodes and everything upstream of them.",
+                ),
+                click.option(
+                    "-t",
+                    "--tags",
+                    multiple=True,
+                    metavar="TAGS",
+                    help="Only nodes with any of these tags.",
+                ),
+            ]
+        ):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 @click.command(context_settings={"ignore_unknown_options": False})
 @click.argument("overrides", nargs=-1)
-@click.option(
-    "-p",
-    "--pipeline",
-    "pipeline_name",
-    default="__default__",
-    show_default=True,
-    help="Pipeline to run.",
-)
-@click.option(
-    "-n",
-    "--nodes",
-    multiple=True,
-    metavar="NAMES",
-    help="Run only these nodes (comma-separated; repeatable).",
-)
-@click.option(
-    "--from-nodes",
-    multiple=True,
-    metavar="NAMES",
-    help="Run these nodes and everything downstream of them.",
-)
-@click.option(
-    "--to-nodes",
-    multiple=True,
-    metavar="NAMES",
-    help="Run these nodes and everything upstream of them.",
-)
-@click.option(
-    "-t", "--tags", multiple=True, metavar="TAGS", help="Run only nodes with any of these tags."
-)
+@_selection("Pipeline to run.")
 @click.option("--namespace", metavar="NAME", help="Run only the nodes of this namespace.")
 @click.option(
     "-r",
@@ -160,18 +182,7 @@ def run(
 
 @click.command()
 @click.argument("overrides", nargs=-1)
-@click.option(
-    "-p",
-    "--pipeline",
-    "pipeline_name",
-    default="__default__",
-    show_default=True,
-    help="Pipeline each trial runs.",
-)
-@click.option("-n", "--nodes", multiple=True, metavar="NAMES", help="Only these nodes.")
-@click.option("--from-nodes", multiple=True, metavar="NAMES", help="These nodes and downstream.")
-@click.option("--to-nodes", multiple=True, metavar="NAMES", help="These nodes and upstream.")
-@click.option("-t", "--tags", multiple=True, metavar="TAGS", help="Only nodes with these tags.")
+@_selection("Pipeline each trial runs.")
 @click.option("--trials", type=int, default=None, metavar="N", help="How many trials (default 20).")
 @click.option(
     "--sampler",

@@ -544,10 +544,7 @@ def _finish(
     if pending is not None and not has_outputs and active._capture is None:
         # A lazy run that needed no row until now: written whole, in one commit.
         active._pending = None
-        tags = {}
-        if error:
-            first = summary or (error.strip().splitlines()[-1] if error.strip() else error)
-            tags = {"tane.error": first[:1000], "tane.traceback": error}
+        tags = _error_tags(error, summary)
         points = list(active._queue)
         active._queue.clear()
         # Written by the writer with the next flush, with the other runs that ended
@@ -598,15 +595,20 @@ def _finish(
                 active.store.log_batch(active.id, params=active.held_params)
                 active.held_params = {}
             if error:
-                # The exception's first line, not the traceback's last: a long message
-                # ends with hints, and the tag is what `tane runs show` puts first.
-                first = summary or (error.strip().splitlines()[-1] if error.strip() else error)
-                active.store.log_batch(
-                    active.id, tags={"tane.error": first[:1000], "tane.traceback": error}
-                )
+                active.store.log_batch(active.id, tags=_error_tags(error, summary))
             active.store.update_run(active.id, status=status, end_time=int(time.time() * 1000))
         if failure is not None:
             raise failure
+
+
+def _error_tags(error: str | None, summary: str | None) -> dict[str, str]:
+    """The tags of a run that failed: its error line and its traceback."""
+    if not error:
+        return {}
+    # The exception's first line, not the traceback's last: a long message ends
+    # with hints, and the tag is what `tane runs show` puts first.
+    first = summary or (error.strip().splitlines()[-1] if error.strip() else error)
+    return {"tane.error": first[:1000], "tane.traceback": error}
 
 
 def _grouped(store: Any) -> Any:

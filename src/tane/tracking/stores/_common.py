@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from tane.errors import InvalidInput, ParamConflict, RunNotFound, StoreError, StoreUnavailable
 
@@ -120,3 +121,34 @@ def deleted_run(run_id: str) -> RunNotFound:
     return RunNotFound(
         f"run {run_id} is deleted; restore it (`tane runs restore {run_id}`) before logging to it"
     )
+
+
+def run_updates(
+    *,
+    status: Any = None,
+    end_time: int | None = None,
+    name: str | None = None,
+    note: str | None = None,
+    host: str | None = None,
+    pid: int | None = None,
+) -> dict[str, Any]:
+    """The columns ``update_run`` sets (the same for every SQL store): empty for none."""
+    from tane.tracking.entities import RunStatus
+
+    values: dict[str, Any] = {}
+    if host is not None:
+        values["host"] = host
+    if pid is not None:
+        values["pid"] = pid
+    if status is not None:
+        values["status"] = RunStatus.parse(status).value
+        if status is RunStatus.RUNNING:
+            values["end_time"] = None
+            values["heartbeat"] = now_ms()
+    if end_time is not None:
+        values["end_time"] = end_time
+    if name is not None:
+        values["name"] = check_run_name(name)
+    if note is not None:
+        values["note"] = note
+    return values

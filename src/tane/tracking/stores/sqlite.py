@@ -34,6 +34,7 @@ from tane.tracking.stores._common import (
     deleted_run,
     now_ms,
     param_conflict,
+    run_updates,
     sqlite_error,
 )
 from tane.tracking.stores.base import PointTuple, PurgeReport, RunPage, RunView, owner_host
@@ -437,22 +438,9 @@ class SqliteStore:
         host: str | None = None,
         pid: int | None = None,
     ) -> None:
-        values: dict[str, Any] = {}
-        if host is not None:
-            values["host"] = host
-        if pid is not None:
-            values["pid"] = pid
-        if status is not None:
-            values["status"] = RunStatus.parse(status).value
-            if status is RunStatus.RUNNING:
-                values["end_time"] = None
-                values["heartbeat"] = now_ms()
-        if end_time is not None:
-            values["end_time"] = end_time
-        if name is not None:
-            values["name"] = check_run_name(name)
-        if note is not None:
-            values["note"] = note
+        values = run_updates(
+            status=status, end_time=end_time, name=name, note=note, host=host, pid=pid
+        )
         if not values:
             self.get_run(run_id)
             return
