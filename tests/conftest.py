@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tane.testing.server import LiveServer, free_port
 from tane.tracking.stores import clear_cache
+from tane.tracking.stores.sql import SqlStore
 
 POSTGRES_URL = os.environ.get("TANE_TEST_POSTGRES", "")
 
@@ -91,3 +97,60 @@ def postgres_url(postgres_template: str, tmp_path: Path) -> Iterator[str]:
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto S3 server in a subprocess, stopped at the end of the session."""
+    server = Path(sys.executable).parent / "moto_server"
+    if not server.exists():
+        pytest.fail("moto_server is not installed: scripts/test installs it (moto[server])")
+    port = free_port()
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    proc = subprocess.Popen(
+        [str(server), "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("moto_server did not start")
+            time.sleep(0.05)
+    yield endpoint
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LiveServer]:
+    """A real uvicorn server on 127.0.0.1, one per test module (see ``backend``)."""
+    with LiveServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def backend(server: LiveServer, tmp_path: Path) -> Iterator[SqlStore]:
+    """A fresh SQLite store behind ``server`` for this test."""
+    store = SqlStore(
+        f"sqlite:///{tmp_path / 'server' / 'tane.db'}", str(tmp_path / "server" / "artifacts")
+    )
+    server.serve(store)
+    yield store
+    store.close()

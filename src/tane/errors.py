@@ -19,6 +19,22 @@ class SchemaVersionError(StoreError):
     """The store's schema is newer than this tane, or older and not migrated."""
 
 
+class NotAuthenticated(TaneError):
+    """A server with auth on got no credentials, or ones it does not accept (401)."""
+
+
+class PermissionDenied(TaneError):
+    """The caller is known but lacks the permission the request needs (403)."""
+
+
+class TooManyAttempts(TaneError):
+    """Too many failed logins from one client or for one user; wait and retry (429)."""
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class NotFound(TaneError, LookupError):
     """A run, experiment or artifact does not exist."""
 
@@ -67,3 +83,18 @@ class PipelineError(TaneError):
 
 class DatasetError(TaneError):
     """A dataset cannot be configured, loaded or saved (names the dataset and its path)."""
+
+
+def is_pruned(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is, or was caused by, a TrialPruned (tane's or Optuna's).
+
+    A pipeline node that raises ``tane.TrialPruned()`` reaches the sweep wrapped
+    in NodeFailed (its ``cause``); the trial is pruned all the same.
+    """
+    seen = 0
+    while exc is not None and seen < 8:
+        if type(exc).__name__ == "TrialPruned":
+            return True
+        exc = getattr(exc, "cause", None) or exc.__cause__
+        seen += 1
+    return False

@@ -342,3 +342,41 @@ def test_gc_removes_the_outputs_of_purged_side_by_side_runs(project: Path) -> No
     tane("runs", "rm", doomed.id)
     tane("gc", "--yes")
     assert {p.name for p in scoped.iterdir()} == {children[1].id}
+
+
+def test_a_node_raising_trial_pruned_prunes_the_trial_without_retries(project: Path) -> None:
+    nodes = project / "src" / "demo_pkg" / "pipelines" / "main" / "nodes.py"
+    nodes.write_text(
+        nodes.read_text()
+        + textwrap.dedent(
+            """
+
+            def judge(summary, factor):
+                import tane
+
+                note("judge")
+                tane.log_metric("score", summary["total"])
+                if factor > 2:
+                    raise tane.TrialPruned()
+                return summary["total"]
+            """
+        )
+    )
+    pipeline = project / "src" / "demo_pkg" / "pipelines" / "main" / "pipeline.py"
+    pipeline.write_text(
+        pipeline.read_text()
+        .replace("import scale, summarize", "import judge, scale, summarize")
+        .replace(
+            'name="summarize"),',
+            'name="summarize"),\n'
+            '            node(judge, ["summary", "params:prep.factor"], "verdict",'
+            ' name="judge", retries=2),',
+        )
+    )
+    out = tane("sweep", "prep.factor=2,3", "--sampler", "grid", "--objective", "score")
+    assert "PRUNED" in out or "pruned" in out
+    trials = {r.params["prep.factor"]: r for r in runs(project) if r.parent_id}
+    assert trials["2"].status.name == "FINISHED"
+    assert trials["3"].status.name == "PRUNED"
+    # Pruning is not a failure: the node ran once, not 1 + 2 retries.
+    assert calls(project).count("judge") == 2

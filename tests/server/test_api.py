@@ -157,16 +157,41 @@ def test_log_batch_params_tags_and_conflict(client: Api) -> None:
     assert "k" not in client.get(f"/api/v1/runs/{run_id}").json()["tags"]
 
 
-def test_bad_bodies_are_400_not_422_or_500(client: Api) -> None:
+def test_malformed_bodies_are_422_naming_the_field(client: Api) -> None:
     run_id = _new_run(client)["id"]
     bad_value = client.post(f"/api/v1/runs/{run_id}/batch", json={"metrics": [["m", "abc", 0, 0]]})
-    assert "is not a number" in _error(bad_value, 400, "InvalidInput")
+    message = _error(bad_value, 422, "InvalidInput")
+    assert "is not a number" in message
+    assert "body.metrics.0" in message
     short_point = client.post(f"/api/v1/runs/{run_id}/batch", json={"metrics": [["m", 1.0]]})
-    _error(short_point, 400, "InvalidInput")
-    _error(client.post("/api/v1/runs", json={"name": "no experiment"}), 400, "InvalidInput")
-    _error(client.post("/api/v1/runs/search", content=b"{not json"), 400, "InvalidInput")
+    assert "body.metrics.0" in _error(short_point, 422, "InvalidInput")
+    missing = client.post("/api/v1/runs", json={"name": "no experiment"})
+    assert "body.experiment_id: Field required" in _error(missing, 422, "InvalidInput")
+    headers = {"content-type": "application/json"}
+    broken = client.post("/api/v1/runs/search", content=b"{not json", headers=headers)
+    assert "JSON decode error" in _error(broken, 422, "InvalidInput")
     _error(client.get("/api/v1/nowhere"), 404, "NotFound")
     _error(client.put("/api/v1/experiments"), 405, "MethodNotAllowed")
+
+
+def test_oversized_bodies_are_413_and_store_nothing(store: Any, make_client: Any) -> None:
+    small = make_client(create_app(store=store, max_body=4096, max_upload=10_000))
+    run_id = _new_run(small)["id"]
+    big = {"params": {f"p{i}": "x" * 100 for i in range(100)}}
+    message = _error(small.post(f"/api/v1/runs/{run_id}/batch", json=big), 413, "PayloadTooLarge")
+    assert "TANE_SERVER_MAX_BODY" in message
+    assert small.get(f"/api/v1/runs/{run_id}").json()["params"] == {}
+
+    async def chunks() -> Any:
+        for _ in range(20):
+            yield b"y" * 1000  # no Content-Length: counted as it streams
+
+    url = f"/api/v1/runs/{run_id}/artifacts/big.bin"
+    message = _error(small.put(url, content=chunks()), 413, "PayloadTooLarge")
+    assert "TANE_SERVER_MAX_UPLOAD" in message
+    assert small.get(f"/api/v1/runs/{run_id}/artifacts").json()["artifacts"] == []
+    fits = small.put(url, content=b"z" * 9000)
+    assert fits.status_code == 201, fits.text
 
 
 def test_nan_and_infinity_round_trip_as_strings(client: Api) -> None:
@@ -203,7 +228,7 @@ def test_metric_history_range_and_downsampling(client: Api, store: Store) -> Non
     expected = store.get_metric_history(str(run_id), "loss", max_points=50)
     assert [(p["step"], p["value"]) for p in down] == [(m.step, m.value) for m in expected]
     assert 0 < len(down) <= 50
-    _error(client.get(url, params={"max_points": 0}), 400, "InvalidInput")
+    _error(client.get(url, params={"max_points": 0}), 422, "InvalidInput")
 
 
 def test_search_filter_order_and_pages(client: Api) -> None:
@@ -246,7 +271,7 @@ def test_bad_filter_is_400_with_the_position(client: Api) -> None:
     assert " " * position + "^" in message
     bad_order = client.post("/api/v1/runs/search", json={"order_by": ["nonsense order here"]})
     assert bad_order.status_code == 400
-    _error(client.post("/api/v1/runs/search", json={"view": "gone"}), 400, "InvalidInput")
+    _error(client.post("/api/v1/runs/search", json={"view": "gone"}), 422, "InvalidInput")
 
 
 def test_delete_restore_and_heartbeat(client: Api, store: Store) -> None:
@@ -393,6 +418,12 @@ def test_openapi_spec_has_every_route_with_a_summary(client: Api) -> None:
         ("GET", "/api/v1/runs/{run_id}/artifacts"),
         ("GET", "/api/v1/runs/{run_id}/artifacts/{path}"),
         ("PUT", "/api/v1/runs/{run_id}/artifacts/{path}"),
+        ("GET", "/api/v1/auth/me"),
+        ("GET", "/api/v1/runs/{run_id}/pipeline"),
+        ("GET", "/api/v1/runs/{run_id}/sweep"),
+        ("GET", "/api/v1/runs/{run_id}/children"),
+        ("GET", "/api/v1/experiments/{experiment_id}/datasets"),
+        ("GET", "/api/v1/experiments/{experiment_id}/datasets/{name}"),
     }
     assert set(routes) == expected
     for key, op in routes.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -17,7 +18,7 @@ from click.testing import CliRunner
 
 from tane.cli._context import CliState
 from tane.cli.server import server
-from tane.server.app import STORE_ENV
+from tane.server.app import SETTINGS_ENV, STORE_ENV, app_from_env
 
 
 def _group() -> click.Group:
@@ -38,66 +39,115 @@ def _group() -> click.Group:
 
 
 @pytest.fixture
-def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
-    import uvicorn
+def serve_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, dict[str, Any]]]:
+    """What ``tane server`` asked to serve (nothing is started)."""
+    from tane.server import serving
 
-    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append((a, kw)))
-    # set first so that monkeypatch restores its absence after the test
-    monkeypatch.setenv(STORE_ENV, "unused")
-    monkeypatch.delenv(STORE_ENV)
+    calls: list[tuple[int, dict[str, Any]]] = []
+    monkeypatch.setattr(serving, "serve", lambda workers, **kw: calls.append((workers, kw)))
+    # set first so that monkeypatch restores their absence after the test
+    for name in (STORE_ENV, SETTINGS_ENV):
+        monkeypatch.setenv(name, "unused")
+        monkeypatch.delenv(name)
     return calls
 
 
 def test_one_worker_serves_the_app_of_the_command_store(
-    uvicorn_calls: list[tuple[tuple[Any, ...], dict[str, Any]]], tmp_path: Path
+    serve_calls: list[tuple[int, dict[str, Any]]], tmp_path: Path
 ) -> None:
-    from fastapi import FastAPI
-
     result = CliRunner().invoke(
         _group(),
         ["--store", str(tmp_path / "global"), "server", "--store", str(tmp_path / "mine")],
     )
     assert result.exit_code == 0, result.output
-    [(args, kwargs)] = uvicorn_calls
-    assert isinstance(args[0], FastAPI)
-    assert args[0].state.store_holder._uri == str(tmp_path / "mine")
-    assert kwargs == {"host": "127.0.0.1", "port": 5000}
+    [(workers, kwargs)] = serve_calls
+    assert workers == 1
+    assert kwargs == {"host": "127.0.0.1", "port": 5000, "ssl_keyfile": None, "ssl_certfile": None}
+    app = app_from_env()
+    assert app.state.store_holder._uri == str(tmp_path / "mine")
+    assert app.state.auth is None
 
 
 def test_global_store_is_used_without_the_command_option(
-    uvicorn_calls: list[tuple[tuple[Any, ...], dict[str, Any]]], tmp_path: Path
+    serve_calls: list[tuple[int, dict[str, Any]]], tmp_path: Path
 ) -> None:
     result = CliRunner().invoke(
         _group(), ["--store", str(tmp_path / "global"), "server", "--port", "8123"]
     )
     assert result.exit_code == 0, result.output
-    [(args, kwargs)] = uvicorn_calls
-    assert args[0].state.store_holder._uri == str(tmp_path / "global")
+    [(_, kwargs)] = serve_calls
+    assert app_from_env().state.store_holder._uri == str(tmp_path / "global")
     assert kwargs["port"] == 8123
 
 
-def test_several_workers_get_the_store_through_the_environment(
-    uvicorn_calls: list[tuple[tuple[Any, ...], dict[str, Any]]], tmp_path: Path
+def test_several_workers_get_the_settings_through_the_environment(
+    serve_calls: list[tuple[int, dict[str, Any]]], tmp_path: Path
 ) -> None:
     store = str(tmp_path / "team")
     result = CliRunner().invoke(
-        _group(), ["server", "--store", store, "--workers", "3", "--host", "0.0.0.0"]
+        _group(),
+        [
+            "server",
+            *("--store", store, "--workers", "3", "--host", "0.0.0.0"),
+            *("--auth", "--default-permission", "none", "--artifacts", str(tmp_path / "art")),
+        ],
     )
     assert result.exit_code == 0, result.output
-    [(args, kwargs)] = uvicorn_calls
-    assert args == ("tane.server.app:app_from_env",)
-    assert kwargs == {"factory": True, "host": "0.0.0.0", "port": 5000, "workers": 3}
-    assert os.environ[STORE_ENV] == store
-    from tane.server.app import app_from_env
+    # Serving beyond loopback over plain HTTP, and with nobody able to log in, is said.
+    assert "tokens and passwords travel in clear" in result.output
+    assert "there are no users yet" in result.output
+    [(workers, kwargs)] = serve_calls
+    assert workers == 3 and kwargs["host"] == "0.0.0.0"
+    settings = json.loads(os.environ[SETTINGS_ENV])
+    assert settings == {
+        "store": store,
+        "artifacts": str(tmp_path / "art"),
+        "auth": True,
+        "default_permission": "none",
+    }
+    app = app_from_env()
+    assert app.state.store_holder._uri == store
+    assert app.state.auth.settings.default_permission == "none"
 
-    assert app_from_env().state.store_holder._uri == store
+
+def test_open_server_beyond_loopback_is_warned(
+    serve_calls: list[tuple[int, dict[str, Any]]], tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(
+        _group(), ["server", "--store", str(tmp_path / "s"), "--host", "0.0.0.0"]
+    )
+    assert result.exit_code == 0
+    assert "add --auth" in result.output
+    quiet = CliRunner().invoke(_group(), ["server", "--store", str(tmp_path / "s")])
+    assert "Warning" not in quiet.output
 
 
-def test_workers_must_be_positive(uvicorn_calls: list[Any]) -> None:
+def test_workers_must_be_positive_and_tls_needs_both_files(
+    serve_calls: list[Any], tmp_path: Path
+) -> None:
     result = CliRunner().invoke(_group(), ["server", "--workers", "0"])
     assert result.exit_code == 2
-    assert uvicorn_calls == []
+    key = tmp_path / "k.pem"
+    key.write_text("x")
+    half = CliRunner().invoke(_group(), ["server", "--ssl-keyfile", str(key)])
+    assert half.exit_code == 1 and "both --ssl-keyfile and --ssl-certfile" in half.output
+    assert serve_calls == []
+
+
+def test_worker_sockets_keep_tcp_nodelay() -> None:
+    from tane.server.serving import NoDelayConfig, tcp_socket
+
+    config = NoDelayConfig("tane.server.app:app_from_env", host="127.0.0.1", port=0)
+    sock = config.bind_socket()
+    try:
+        # Accepted sockets inherit proto; asyncio sets TCP_NODELAY only for IPPROTO_TCP.
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.get_inheritable()
+    finally:
+        sock.close()
+    unix = socket.socket(socket.AF_UNIX)
+    assert tcp_socket(unix) is unix
+    unix.close()
 
 
 def _free_port() -> int:

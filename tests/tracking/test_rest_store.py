@@ -6,18 +6,15 @@ each test swaps a fresh SQLite store in behind it.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 
 from tane.errors import InvalidFilter, RunNotFound, StoreError, StoreUnavailable
-from tane.server import create_app
 from tane.server.app import StoreHolder
+from tane.testing.server import LiveServer, free_port
 from tane.testing.stores import StoreConformance
 from tane.tracking.entities import RunStatus
 from tane.tracking.stores import clear_cache, database_location, open_store
@@ -26,68 +23,6 @@ from tane.tracking.stores.rest import RestStore
 from tane.tracking.stores.sql import SqlStore
 
 PURGE_MESSAGE = "purging runs is done on the server: tane --store .* gc"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class _Server:
-    """A uvicorn server in a background thread, serving whatever store is set."""
-
-    def __init__(self) -> None:
-        import uvicorn
-
-        self.app: FastAPI = create_app(store_uri="unused://")
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="off",
-            ws="none",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert self.thread.is_alive(), "uvicorn stopped while starting"
-            assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
-            time.sleep(0.01)
-
-    def serve(self, store: Store) -> None:
-        self.app.state.store_holder = StoreHolder(store=store)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[_Server]:
-    srv = _Server()
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def backend(server: _Server, tmp_path: Path) -> Iterator[SqlStore]:
-    """The fresh store behind the server for this test."""
-    store = SqlStore(
-        f"sqlite:///{tmp_path / 'server' / 'tane.db'}", str(tmp_path / "server" / "artifacts")
-    )
-    server.serve(store)
-    yield store
-    store.close()
 
 
 class TestRestStore(StoreConformance):
@@ -99,7 +34,7 @@ class TestRestStore(StoreConformance):
     """
 
     @pytest.fixture
-    def store(self, server: _Server, backend: SqlStore) -> Iterator[RestStore]:
+    def store(self, server: LiveServer, backend: SqlStore) -> Iterator[RestStore]:
         store = RestStore(server.url)
         yield store
         store.close()
@@ -128,7 +63,7 @@ class TestRestStore(StoreConformance):
 # -- beyond the suite -----------------------------------------------------------------
 
 
-def test_open_store_and_database_location_accept_servers(server: _Server) -> None:
+def test_open_store_and_database_location_accept_servers(server: LiveServer) -> None:
     assert database_location(server.url) == (server.url, None)
     store = open_store(server.url)
     try:
@@ -139,7 +74,7 @@ def test_open_store_and_database_location_accept_servers(server: _Server) -> Non
         clear_cache()
 
 
-def test_invalid_filter_keeps_its_position(server: _Server, backend: SqlStore) -> None:
+def test_invalid_filter_keeps_its_position(server: LiveServer, backend: SqlStore) -> None:
     store = RestStore(server.url + "/")
     try:
         with pytest.raises(InvalidFilter) as local:
@@ -154,7 +89,7 @@ def test_invalid_filter_keeps_its_position(server: _Server, backend: SqlStore) -
 
 
 def test_fluent_api_end_to_end(
-    server: _Server, backend: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: LiveServer, backend: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import tane
 
@@ -182,7 +117,7 @@ def test_fluent_api_end_to_end(
 
 
 def test_append_to_a_missing_artifact_creates_it(
-    server: _Server, backend: SqlStore, tmp_path: Path
+    server: LiveServer, backend: SqlStore, tmp_path: Path
 ) -> None:
     store = RestStore(server.url)
     try:
@@ -202,21 +137,24 @@ def test_append_to_a_missing_artifact_creates_it(
 
 
 def test_server_down_raises_store_unavailable() -> None:
-    store = RestStore(f"http://127.0.0.1:{_free_port()}")
+    store = RestStore(f"http://127.0.0.1:{free_port()}")
     try:
         started = time.monotonic()
         with pytest.raises(StoreUnavailable, match="cannot be reached"):
-            store.log_batch("0" * 32, [MetricPoint("loss", 1.0, 0, 1)])
+            store.create_run("0", "r")
         # Reads are retried with a short backoff, then give up the same way.
         with pytest.raises(StoreUnavailable):
             store.get_run("0" * 32)
+        # Writes of a run are spooled instead (tests/tracking/test_spool.py).
+        store.log_batch("0" * 32, [MetricPoint("loss", 1.0, 0, 1)])
+        assert store.spool.has("0" * 32)
         assert time.monotonic() - started < 5
     finally:
         store.close()
 
 
 def test_store_unavailable_answer_is_retried_for_reads(
-    server: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     class Down:
         calls = 0

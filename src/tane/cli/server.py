@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 
 import click
@@ -17,6 +18,13 @@ from tane.cli._context import state
     help="Store to serve: a folder, sqlite:///file.db or postgresql://... "
     "Default: the global `tane --store`, else TANE_STORE, else the project's store.",
 )
+@click.option(
+    "--artifacts",
+    metavar="URL",
+    default=None,
+    help="Where a new store keeps artifacts: any fsspec URL (s3://bucket/tane, gs://..., "
+    "a folder). Recorded when the store is created; clients never need its credentials.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", default=5000, show_default=True, type=click.IntRange(0, 65535), help="Port."
@@ -28,23 +36,115 @@ from tane.cli._context import state
     type=click.IntRange(min=1),
     help="Worker processes (each opens its own connections to the store).",
 )
-def server(store_option: str | None, host: str, port: int, workers: int) -> None:
+@click.option(
+    "--auth",
+    "auth",
+    is_flag=True,
+    help="Require credentials (API tokens, passwords, browser login) and check "
+    "per-experiment permissions. Users: `tane users add`.",
+)
+@click.option(
+    "--default-permission",
+    type=click.Choice(["none", "read", "edit"]),
+    default="read",
+    show_default=True,
+    help="With --auth: what users may do on experiments nobody granted them anything on.",
+)
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="TLS key (PEM).")
+@click.option(
+    "--ssl-certfile", type=click.Path(exists=True, dir_okay=False), help="TLS certificate (PEM)."
+)
+def server(
+    store_option: str | None,
+    artifacts: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    auth: bool,
+    default_permission: str,
+    ssl_keyfile: str | None,
+    ssl_certfile: str | None,
+) -> None:
     """Serve a store over HTTP: runs, metrics and artifacts at one address.
 
     The REST API lives under /api/v1 (its OpenAPI spec at
     /api/v1/openapi.json); GET /health answers while the process is up and
-    GET /ready once the store can be reached. There is no authentication
-    yet: listen on 127.0.0.1 or behind a proxy that checks who is calling.
+    GET /ready once the store can be reached. Artifacts are proxied: clients
+    need no cloud credentials. With --auth every request needs a token
+    (TANE_TOKEN), a password or a browser login; add --ssl-keyfile and
+    --ssl-certfile to serve HTTPS.
     """
+    from tane.cli import CliError
+    from tane.server.app import SETTINGS_ENV
+
+    if bool(ssl_keyfile) != bool(ssl_certfile):
+        raise CliError("TLS needs both --ssl-keyfile and --ssl-certfile")
     uri = store_option or state().store_uri
-    import uvicorn
+    settings = {
+        "store": uri,
+        "artifacts": artifacts,
+        "auth": auth,
+        "default_permission": default_permission,
+    }
+    scheme = "https" if ssl_certfile else "http"
+    _warn(auth, scheme, host, uri)
+    if auth:
+        _check_users(uri, artifacts)
+    click.echo(f"tane server: serving store {uri} at {scheme}://{host}:{port}/api/v1", err=True)
+    import json
 
-    from tane.server.app import STORE_ENV, create_app
+    from tane.server import serving
 
-    click.echo(f"tane server: serving store {uri} at http://{host}:{port}/api/v1", err=True)
-    if workers == 1:
-        uvicorn.run(create_app(uri), host=host, port=port)
+    # Every worker builds the app from the same settings, passed in the environment.
+    os.environ[SETTINGS_ENV] = json.dumps(settings)
+    serving.serve(workers, host=host, port=port, ssl_keyfile=ssl_keyfile, ssl_certfile=ssl_certfile)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _warn(auth: bool, scheme: str, host: str, uri: str) -> None:
+    if _loopback(host):
         return
-    # Several workers each import the app: they find the store in the environment.
-    os.environ[STORE_ENV] = uri
-    uvicorn.run("tane.server.app:app_from_env", factory=True, host=host, port=port, workers=workers)
+    if not auth:
+        click.secho(
+            f"Warning: anyone who can reach {host} may read and change every run of {uri}: "
+            "add --auth (and `tane users add NAME --admin`).",
+            fg="yellow",
+            err=True,
+        )
+    elif scheme == "http":
+        click.secho(
+            "Warning: tokens and passwords travel in clear over plain HTTP: add "
+            "--ssl-keyfile/--ssl-certfile, or put a TLS proxy in front.",
+            fg="yellow",
+            err=True,
+        )
+
+
+def _check_users(uri: str, artifacts: str | None) -> None:
+    """Open the store (creating or migrating a local one) and say if nobody can log in."""
+    from tane.cli.db import database_url
+    from tane.server.users import AuthStore
+    from tane.tracking.stores import open_store
+
+    url, _ = database_url(uri)
+    open_store(uri, artifacts)
+    users = AuthStore(url)
+    try:
+        count = users.count_users()
+    finally:
+        users.close()
+    if count == 0:
+        click.secho(
+            "Warning: --auth is on and there are no users yet, so nobody can log in: "
+            f"tane users add NAME --admin --store {uri}",
+            fg="yellow",
+            err=True,
+        )

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tane.config._compose import Composer, resolve_config_dir
-from tane.errors import InvalidInput, TaneError
+from tane.errors import InvalidInput, TaneError, is_pruned
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -144,7 +144,7 @@ class TaneApp:
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
-            pruned = type(exc).__name__ == "TrialPruned"
+            pruned = is_pruned(exc)
             result.status = "PRUNED" if pruned else "FAILED"
             result.error = (
                 None if pruned else "".join(traceback.format_exception_only(type(exc), exc)).strip()

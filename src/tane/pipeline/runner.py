@@ -779,7 +779,8 @@ def _execute(node: Node, inputs: dict[str, Any], outputs: dict[str, Dataset | No
             duration = time.perf_counter() - start
             return _Done(memory, persisted, reads, duration, attempts, list(logged), changed)
         except Exception as exc:
-            if attempts > node.retries:
+            # A pruned trial is not a failure to retry.
+            if attempts > node.retries or type(exc).__name__ == "TrialPruned":
                 _flush_run()
                 text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
                 raise _Attempts(exc, attempts, text) from exc

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tane.config._app import TaneApp
-from tane.errors import InvalidInput, PipelineError
+from tane.errors import DatasetError, InvalidInput, PipelineError
 from tane.project import DEFAULT_STORE_DIR, PROJECT_FILE, find_project
 
 if TYPE_CHECKING:
@@ -432,7 +432,7 @@ class PipelineApp(TaneApp):
         )
         hooks.hook.after_catalog_created(catalog=catalog)
         cache = self.project.cache() if self.options.use_cache else None
-        recorder = RunRecorder(active, pipe, self.options.pipeline)
+        recorder = RunRecorder(active, pipe, self.options.pipeline, catalog)
         observers: list[Any] = [recorder, HookObserver(hooks, catalog, cfg, active.id)]
         observers += self.extra_observers
         setup = None
@@ -562,10 +562,13 @@ _APPS_LOCK = threading.Lock()
 class RunRecorder:
     """Records a pipeline run: per node status and time, and the lineage, in the run."""
 
-    def __init__(self, active: Any, pipeline: Pipeline, name: str) -> None:
+    def __init__(
+        self, active: Any, pipeline: Pipeline, name: str, catalog: DataCatalog | None = None
+    ) -> None:
         self.active = active
         self.pipeline = pipeline
         self.name = name
+        self.catalog = catalog
 
     def pipeline_started(self, pipeline: Pipeline, total: int) -> None:
         return
@@ -583,6 +586,22 @@ class RunRecorder:
 
     def node_failed(self, node: Node, error: BaseException, inputs: Mapping[str, Any]) -> None:
         return
+
+    def _datasets(self) -> dict[str, dict[str, Any]]:
+        """Each dataset's type and layer (for the DAG view's bands)."""
+        if self.catalog is None:
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        for node in self.pipeline.nodes:
+            for name in (*node.dataset_inputs, *node.outputs):
+                if name in out:
+                    continue
+                try:
+                    ds = self.catalog.get(name)
+                except DatasetError:
+                    continue
+                out[name] = {"type": ds.kind, "layer": ds.layer}
+        return out
 
     def pipeline_finished(self, result: PipelineResult) -> None:
         by_name = {r.name: r for r in result.nodes}
@@ -604,6 +623,7 @@ class RunRecorder:
             "nodes": graph["nodes"],
             "edges": graph["edges"],
             "lineage": lineage,
+            "datasets": self._datasets(),
         }
         self.active.log_bytes(json.dumps(doc, indent=1).encode("utf-8"), "pipeline.json")
         counts = {s: sum(1 for r in result.nodes if r.status == s) for s in ("ran", "cached")}

@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from tane.errors import InvalidInput
+from tane.server.auth import access_of
 from tane.server.schemas import (
     ArtifactListOut,
     ArtifactOut,
@@ -48,10 +49,19 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     },
     404: {"model": ErrorOut, "description": "No such run, experiment or artifact."},
     409: {"model": ErrorOut, "description": "A param already holds another value."},
+    413: {"model": ErrorOut, "description": "The request body is larger than allowed."},
+    422: {"model": ErrorOut, "description": "The body or a parameter is malformed (named)."},
     503: {"model": ErrorOut, "description": "The store cannot be reached right now."},
 }
+#: With ``--auth``, every route may also refuse the caller.
+_AUTH_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut, "description": "No credentials, or refused ones (--auth)."},
+    403: {"model": ErrorOut, "description": "The caller lacks the permission (--auth)."},
+}
+#: The x-tane-permission of routes whose handler checks the experiments in the body.
+_BY_BODY = {"x-tane-permission": "user"}
 
-router = APIRouter(prefix="/api/v1", responses=_ERRORS)
+router = APIRouter(prefix="/api/v1", responses={**_ERRORS, **_AUTH_ERRORS})
 
 
 def get_store(request: Request) -> Store:
@@ -63,6 +73,12 @@ def get_store(request: Request) -> Store:
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
+def _require_runs(request: Request, run_ids: list[str]) -> None:
+    access = access_of(request)
+    for run_id in run_ids:
+        access.require_run(run_id, "edit")
+
+
 def _run_out(run: Run) -> RunOut:
     return RunOut.model_validate(run.to_json())
 
@@ -70,15 +86,33 @@ def _run_out(run: Run) -> RunOut:
 # -- experiments ---------------------------------------------------------------
 
 
-@router.get("/experiments", summary="List experiments", tags=["experiments"])
-def list_experiments(store: StoreDep, include_deleted: bool = False) -> ExperimentListOut:
+@router.get(
+    "/experiments",
+    summary="List experiments (those the caller may read)",
+    tags=["experiments"],
+    openapi_extra=_BY_BODY,
+)
+def list_experiments(
+    store: StoreDep, request: Request, include_deleted: bool = False
+) -> ExperimentListOut:
     found = store.list_experiments(include_deleted=include_deleted)
+    readable = access_of(request).readable()
+    if readable is not None:
+        found = [e for e in found if e.id in readable]
     return ExperimentListOut(experiments=[ExperimentOut.of(e) for e in found])
 
 
-@router.post("/experiments", summary="Create an experiment", tags=["experiments"], status_code=201)
-def create_experiment(body: ExperimentIn, store: StoreDep) -> ExperimentOut:
-    return ExperimentOut.of(store.create_experiment(body.name, body.tags))
+@router.post(
+    "/experiments",
+    summary="Create an experiment (its creator manages it)",
+    tags=["experiments"],
+    status_code=201,
+    openapi_extra=_BY_BODY,
+)
+def create_experiment(body: ExperimentIn, store: StoreDep, request: Request) -> ExperimentOut:
+    created = store.create_experiment(body.name, body.tags)
+    access_of(request).created(created.id)
+    return ExperimentOut.of(created)
 
 
 @router.get(
@@ -91,8 +125,19 @@ def get_experiment(id_or_name: str, store: StoreDep) -> ExperimentOut:
 # -- runs ----------------------------------------------------------------------
 
 
-@router.post("/runs", summary="Create a RUNNING run", tags=["runs"], status_code=201)
-def create_run(body: RunIn, store: StoreDep) -> RunOut:
+@router.post(
+    "/runs",
+    summary="Create a RUNNING run",
+    tags=["runs"],
+    status_code=201,
+    openapi_extra=_BY_BODY,
+)
+def create_run(body: RunIn, store: StoreDep, request: Request) -> RunOut:
+    access = access_of(request)
+    if access.auth is not None:
+        access.require(store.get_experiment(body.experiment_id).id, "edit")
+        if body.parent_id:
+            access.require_run(body.parent_id, "read")
     run = store.create_run(
         body.experiment_id,
         body.name,
@@ -105,10 +150,28 @@ def create_run(body: RunIn, store: StoreDep) -> RunOut:
     return _run_out(run)
 
 
-@router.post("/runs/search", summary="Search runs with a filter, one page", tags=["runs"])
-def search_runs(body: RunSearchIn, store: StoreDep) -> RunPageOut:
+@router.post(
+    "/runs/search",
+    summary="Search runs with a filter, one page",
+    tags=["runs"],
+    openapi_extra=_BY_BODY,
+)
+def search_runs(body: RunSearchIn, store: StoreDep, request: Request) -> RunPageOut:
+    access = access_of(request)
+    experiment_ids = body.experiment_ids
+    if access.auth is not None:
+        if experiment_ids is None:
+            readable = access.readable()
+            if readable is not None:
+                if not readable:
+                    return RunPageOut(runs=[], next_page_token=None)
+                experiment_ids = sorted(readable)
+        else:
+            experiment_ids = [store.get_experiment(e).id for e in experiment_ids]
+            for experiment_id in experiment_ids:
+                access.require(experiment_id, "read")
     page = store.search_runs(
-        body.experiment_ids,
+        experiment_ids,
         body.filter,
         body.order_by,
         body.max_results,
@@ -118,14 +181,28 @@ def search_runs(body: RunSearchIn, store: StoreDep) -> RunPageOut:
     return RunPageOut(runs=[_run_out(r) for r in page.runs], next_page_token=page.next_page_token)
 
 
-@router.post("/runs/delete", summary="Soft-delete runs", tags=["runs"], status_code=204)
-def delete_runs(body: RunIdsIn, store: StoreDep) -> Response:
+@router.post(
+    "/runs/delete",
+    summary="Soft-delete runs",
+    tags=["runs"],
+    status_code=204,
+    openapi_extra=_BY_BODY,
+)
+def delete_runs(body: RunIdsIn, store: StoreDep, request: Request) -> Response:
+    _require_runs(request, body.run_ids)
     store.delete_runs(body.run_ids)
     return Response(status_code=204)
 
 
-@router.post("/runs/restore", summary="Restore soft-deleted runs", tags=["runs"], status_code=204)
-def restore_runs(body: RunIdsIn, store: StoreDep) -> Response:
+@router.post(
+    "/runs/restore",
+    summary="Restore soft-deleted runs",
+    tags=["runs"],
+    status_code=204,
+    openapi_extra=_BY_BODY,
+)
+def restore_runs(body: RunIdsIn, store: StoreDep, request: Request) -> Response:
+    _require_runs(request, body.run_ids)
     store.restore_runs(body.run_ids)
     return Response(status_code=204)
 
@@ -135,8 +212,10 @@ def restore_runs(body: RunIdsIn, store: StoreDep) -> Response:
     summary="Record that the owners of runs are alive",
     tags=["runs"],
     status_code=204,
+    openapi_extra=_BY_BODY,
 )
-def heartbeat(body: HeartbeatIn, store: StoreDep) -> Response:
+def heartbeat(body: HeartbeatIn, store: StoreDep, request: Request) -> Response:
+    _require_runs(request, body.run_ids)
     now = body.now if body.now is not None else int(time.time() * 1000)
     store.heartbeat(body.run_ids, now)
     return Response(status_code=204)
@@ -229,7 +308,12 @@ def _chunks(fh: BinaryIO) -> Iterator[bytes]:
     summary="Download an artifact file",
     tags=["artifacts"],
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {
+            "description": "The file, typed by its name (application/octet-stream if unknown).",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 )
 def download_artifact(run_id: str, path: str, store: StoreDep) -> StreamingResponse:
     rel = safe_artifact_path(path, allow_root=False)

@@ -3,13 +3,24 @@
 Floats that may be NaN or infinite (metric values) travel as the strings
 ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``; plain JSON numbers otherwise.
 Request bodies accept either form.
+
+Request bodies are refused (422, naming the field) when a value could not be
+stored: integers beyond the database columns (64 bits; 31 for a pid) and text
+with lone surrogates (a JSON ``"\\ud800"`` escape is not Unicode text).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from tane.tracking.entities import ArtifactInfo, Experiment, float_from_json
 
@@ -28,10 +39,49 @@ def _parse_float(value: float | str) -> float:
 JsonFloatIn = Annotated[float | str, AfterValidator(_parse_float)]
 #: A float in a response: a number, or "NaN" / "Infinity" / "-Infinity".
 JsonFloatOut = float | str
+#: An integer a BIGINT column holds: times in milliseconds, steps. (``lt`` rather
+#: than ``le=2**63 - 1``: the OpenAPI spec writes bounds as floats, and 2**63 is one.)
+Int64 = Annotated[int, Field(ge=-(2**63), lt=2**63)]
+#: A process id (an INTEGER column).
+Pid = Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+
+def _lone_surrogate(value: object) -> bool:
+    """Whether a value holds text that is not Unicode (a lone UTF-16 surrogate)."""
+    if isinstance(value, str):
+        if value.isascii():
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return any(_lone_surrogate(item) for item in value)
+    return False
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class _Request(_Model):
+    """A request body: its text must be Unicode that a store can encode."""
+
+    @field_validator("*")
+    @classmethod
+    def _unicode_text(cls, value: Any, info: ValidationInfo) -> Any:
+        # A batch may hold millions of points but only a few metric keys:
+        # checking each distinct key once keeps this off the logging hot path.
+        texts = {point[0] for point in value} if info.field_name == "metrics" else value
+        if _lone_surrogate(texts):
+            raise ValueError(
+                "text holds a lone surrogate (a \\ud800-\\udfff escape on its own), which "
+                "is not Unicode: send UTF-8 text"
+            )
+        return value
 
 
 # -- errors --------------------------------------------------------------------
@@ -64,7 +114,7 @@ class HealthOut(_Model):
 # -- experiments ---------------------------------------------------------------
 
 
-class ExperimentIn(_Model):
+class ExperimentIn(_Request):
     name: str
     tags: dict[str, str] = Field(default_factory=dict)
 
@@ -98,23 +148,23 @@ class ExperimentListOut(_Model):
 # -- runs ----------------------------------------------------------------------
 
 
-class RunIn(_Model):
+class RunIn(_Request):
     experiment_id: str
-    name: str = ""
+    name: str = Field(min_length=1, examples=["baseline"])
     parent_id: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
-    start_time: int | None = None
+    start_time: Int64 | None = None
     host: str | None = None
-    pid: int | None = None
+    pid: Pid | None = None
 
 
-class RunPatch(_Model):
+class RunPatch(_Request):
     status: str | None = Field(default=None, examples=["FINISHED"])
-    end_time: int | None = None
+    end_time: Int64 | None = None
     name: str | None = None
     note: str | None = None
     host: str | None = None
-    pid: int | None = None
+    pid: Pid | None = None
 
 
 class RunOut(_Model):
@@ -136,7 +186,7 @@ class RunOut(_Model):
     deleted: bool
 
 
-class RunSearchIn(_Model):
+class RunSearchIn(_Request):
     experiment_ids: list[str] | None = None
     filter: str = Field(default="", examples=["metrics.loss < 0.5 and params.lr = '0.01'"])
     order_by: list[str] = Field(default_factory=list, examples=[["metrics.loss ASC"]])
@@ -150,17 +200,17 @@ class RunPageOut(_Model):
     next_page_token: str | None
 
 
-class RunIdsIn(_Model):
+class RunIdsIn(_Request):
     run_ids: list[str]
 
 
-class HeartbeatIn(_Model):
+class HeartbeatIn(_Request):
     run_ids: list[str]
-    now: int | None = Field(default=None, description="Milliseconds; default the server's clock.")
+    now: Int64 | None = Field(default=None, description="Milliseconds; default the server's clock.")
 
 
-class LogBatchIn(_Model):
-    metrics: list[tuple[str, JsonFloatIn, int, int]] = Field(
+class LogBatchIn(_Request):
+    metrics: list[tuple[str, JsonFloatIn, Int64, Int64]] = Field(
         default_factory=list,
         description='Points as [key, value, step, timestamp]; value may be "NaN", '
         '"Infinity" or "-Infinity".',
@@ -204,7 +254,13 @@ class ArtifactUploadOut(_Model):
 
 
 def error_body(kind: str, message: str, position: int | None = None) -> dict[str, Any]:
-    """Return the JSON of an error response."""
+    """Return the JSON of an error response.
+
+    A message quoting what the client sent may hold text that is not Unicode;
+    it is escaped, so that the answer can always be encoded.
+    """
+    if not message.isascii():
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     detail: dict[str, Any] = {"type": kind, "message": message}
     if position is not None:
         detail["position"] = position

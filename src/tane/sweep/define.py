@@ -14,15 +14,17 @@ intermediate values as metrics, PRUNED/FAILED with the reason.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from tane.errors import InvalidInput
 from tane.sweep.driver import KIND_TAG, JobResult
-from tane.sweep.run import SweepOutcome, _record, _Reporter
+from tane.sweep.run import SETTINGS_TAG, SweepOutcome, _record, _Reporter
 from tane.sweep.search import TRIAL_TAG, Search, SweepSettings, make_study, tell
 from tane.sweep.space import SearchSpace
 from tane.sweep.trial import TrialPruned
@@ -185,7 +187,12 @@ def sweep(
     with tane.start_run(
         experiment=experiment,
         name=name or f"{getattr(objective, '__name__', 'objective')} sweep",
-        tags={KIND_TAG: "sweep", "tane.sweep.sampler": settings.sampler},
+        tags={
+            KIND_TAG: "sweep",
+            "tane.sweep.sampler": settings.sampler,
+            # Known from the start, so that a sweep still running can be shown whole.
+            SETTINGS_TAG: json.dumps(asdict(settings), default=str),
+        },
         store=store,
     ) as parent:
         while not search._should_stop():

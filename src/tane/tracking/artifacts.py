@@ -7,19 +7,28 @@ import posixpath
 import shutil
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from tane.errors import InvalidInput, NotFound
 from tane.tracking.entities import ArtifactInfo
 
+#: Bytes (UTF-8) of one folder or file name in an artifact path. File systems
+#: allow 255; a file is written under a temporary name a few bytes longer.
+MAX_NAME_BYTES = 240
+#: Bytes (UTF-8) of a whole artifact path (object stores allow 1024 per key).
+MAX_PATH_BYTES = 900
+
 
 def safe_artifact_path(path: str | None, *, allow_root: bool = True) -> str:
     """Return ``path`` normalised to a relative POSIX path inside a run's artifacts.
 
     Raise InvalidInput for absolute paths, ``..`` parts, backslashes and control
-    characters: an artifact can never be written or read outside its run.
+    characters: an artifact can never be written or read outside its run. Names
+    longer than a file system holds (MAX_NAME_BYTES, MAX_PATH_BYTES) and text
+    that is not Unicode are refused too.
     """
     if path is None or path in ("", "."):
         if allow_root:
@@ -43,7 +52,25 @@ def safe_artifact_path(path: str | None, *, allow_root: bool = True) -> str:
             f"artifact path {path!r} contains '..' and would leave the run's artifacts: "
             "give a path inside them, such as 'plots/curve.png'"
         )
-    return "/".join(parts)
+    rel = "/".join(parts)
+    try:
+        size = len(rel.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            f"artifact path {path!r} is not Unicode text (it holds a lone surrogate)"
+        ) from None
+    long_names = [p for p in parts if len(p.encode("utf-8")) > MAX_NAME_BYTES]
+    if long_names:
+        raise InvalidInput(
+            f"artifact path {path[:80]!r}...: the name {long_names[0][:40]!r}... has "
+            f"{len(long_names[0].encode('utf-8'))} bytes; use at most {MAX_NAME_BYTES} "
+            "per folder or file name"
+        )
+    if size > MAX_PATH_BYTES:
+        raise InvalidInput(
+            f"artifact path {path[:80]!r}... has {size} bytes; use at most {MAX_PATH_BYTES}"
+        )
+    return rel
 
 
 class ArtifactRepository:
@@ -87,15 +114,16 @@ class ArtifactRepository:
         rel = safe_artifact_path(artifact_path)
         rel = safe_artifact_path(posixpath.join(rel, src.name) if rel else src.name or "root")
         dest = self._path(run_uri, rel)
-        if src.is_dir():
-            if self.is_local:
-                shutil.copytree(src, dest, dirs_exist_ok=True)
+        with _in_the_way(rel):
+            if src.is_dir():
+                if self.is_local:
+                    shutil.copytree(src, dest, dirs_exist_ok=True)
+                else:
+                    self.fs.put(str(src), dest, recursive=True)
+            elif self.is_local:
+                _atomic_copy(src, Path(dest))
             else:
-                self.fs.put(str(src), dest, recursive=True)
-        elif self.is_local:
-            _atomic_copy(src, Path(dest))
-        else:
-            self.fs.put_file(str(src), dest)
+                self.fs.put_file(str(src), dest)
         return rel
 
     def write_bytes(
@@ -106,12 +134,13 @@ class ArtifactRepository:
         dest = self._path(run_uri, rel)
         if self.is_local:
             target = Path(dest)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if append:
-                with open(target, "ab") as fh:
-                    fh.write(data)
-            else:
-                _atomic_write(target, data)
+            with _in_the_way(rel):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if append:
+                    with open(target, "ab") as fh:
+                        fh.write(data)
+                else:
+                    _atomic_write(target, data)
             return
         if append and self.fs.exists(dest):
             with self.fs.open(dest, "rb") as fh:
@@ -182,6 +211,21 @@ class ArtifactRepository:
             if self.fs.exists(target):
                 total += int(self.fs.du(target, total=True))
         return total
+
+
+@contextmanager
+def _in_the_way(rel: str) -> Iterator[None]:
+    """Turn "a file is where a folder must go" (or the reverse) into InvalidInput."""
+    try:
+        yield
+    except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        name = exc.filename2 or exc.filename
+        where = f" at {Path(name).name!r}" if name else ""
+        raise InvalidInput(
+            f"artifact {rel!r} cannot be written: {reason}{where} (a file and a folder "
+            "cannot share a name); pick another path"
+        ) from exc
 
 
 def _atomic_write(target: Path, data: bytes) -> None:

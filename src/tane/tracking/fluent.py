@@ -25,7 +25,7 @@ from time import time_ns
 from types import FrameType, TracebackType
 from typing import Any
 
-from tane.errors import InvalidInput, NoActiveRun
+from tane.errors import InvalidInput, NoActiveRun, is_pruned
 from tane.tracking.entities import Run, RunStatus
 from tane.tracking.stores.base import PointTuple, Store, heartbeat_timeout_ms, owner_host
 from tane.tracking.values import check_key, metric_value, normalize_mapping
@@ -251,8 +251,9 @@ class Terminated(SystemExit):
 
 
 def _status_for(exc: BaseException, tb: TracebackType | None) -> tuple[RunStatus, str | None]:
-    if type(exc).__name__ == "TrialPruned":
-        # tane.TrialPruned or optuna.TrialPruned: a sweep's pruner stopped this trial.
+    if is_pruned(exc):
+        # tane.TrialPruned or optuna.TrialPruned (maybe raised in a pipeline node):
+        # a sweep's pruner stopped this trial.
         return RunStatus.PRUNED, None
     if isinstance(exc, Terminated):
         return RunStatus.KILLED, "terminated by SIGTERM"
@@ -563,6 +564,7 @@ def _finish(
     if active.attached:
         # The owning process ends the run; a worker only sends what it logged.
         active._writer.release(active.id)
+        _warn_spooled(active)
         return
     for task in active._tasks:
         active._writer.remove_task(task)
@@ -597,8 +599,34 @@ def _finish(
             if error:
                 active.store.log_batch(active.id, tags=_error_tags(error, summary))
             active.store.update_run(active.id, status=status, end_time=int(time.time() * 1000))
+        _warn_spooled(active)
         if failure is not None:
             raise failure
+
+
+def _warn_spooled(active: ActiveRun) -> None:
+    """Say so when a run ends with writes still spooled (its server cannot be reached)."""
+    # On the class: the sqlite3 store's __getattr__ would load SQLAlchemy to answer.
+    backlog_of = getattr(type(active.store), "spool_backlog", None)
+    if backlog_of is None:
+        return
+    try:
+        backlog = backlog_of(active.store, active.id)
+    except Exception:  # a courtesy: the run has ended either way
+        return
+    if backlog is None:
+        return
+    what = f"{backlog.items} write{'s' if backlog.items != 1 else ''}"
+    details = [f"{backlog.points} metric points"] if backlog.points else []
+    if backlog.artifact_bytes:
+        details.append(f"{backlog.artifact_bytes} bytes of artifacts")
+    if details:
+        what += f" ({', '.join(details)})"
+    print(
+        f"tane: run {active.id} ended with {what} spooled in {backlog.path}, as the server "
+        f"{active.store.uri} could not take them; run `tane sync` when the server is back",
+        file=sys.__stderr__,
+    )
 
 
 def _error_tags(error: str | None, summary: str | None) -> dict[str, str]:

@@ -171,14 +171,16 @@ class MetricWriter:
     def flush(self, run_id: str | None = None) -> None:
         """Write the queued points (of one run, or all) now.
 
-        While the store is unavailable the points go back to the front of their
-        queue, in order, and the error is raised after the other runs were
-        tried. Points the store refuses for good (their run was deleted, or
-        the store rejects the data) are dropped with a warning, so one bad
-        batch cannot block every later point.
+        A store that spooled writes while it was unreachable (a server) sends
+        those first, in order (``sync_spool``). While the store is unavailable
+        the points go back to the front of their queue, in order, and the error
+        is raised after the other runs were tried. Points the store refuses for
+        good (their run was deleted, or the store rejects the data) are dropped
+        with a warning, so one bad batch cannot block every later point.
         """
         first_error: BaseException | None = None
         with self._flush_lock:
+            self._send_spooled(run_id)
             try:
                 self._write_records()
             except StoreUnavailable as exc:
@@ -215,6 +217,18 @@ class MetricWriter:
                 self._warned = False
         if first_error is not None:
             raise first_error
+
+    def _send_spooled(self, run_id: str | None) -> None:
+        """Send what the store spooled while it could not be reached (a server's writes)."""
+        # Looked up on the class: a store's __getattr__ may do real work (the sqlite3
+        # store hands unknown names to a SQLAlchemy one it would then create).
+        sync = getattr(type(self.store), "sync_spool", None)
+        if sync is None:
+            return
+        try:
+            sync(self.store, run_id)
+        except Exception as exc:  # the points queued here must still be written
+            self._warn(f"tane: could not send the writes spooled for {self.store.uri}: {exc}")
 
     def flushing(self) -> threading.RLock:
         """The flush lock, to hold while writing what must follow a run's last points."""

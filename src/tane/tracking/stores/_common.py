@@ -10,9 +10,9 @@ from typing import Any
 from tane.errors import InvalidInput, ParamConflict, RunNotFound, StoreError, StoreUnavailable
 
 #: The Alembic revision this code writes. A test checks it is the migration head.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 #: Every revision this code can open (older ones are migrated forward).
-KNOWN_REVISIONS = ("0001",)
+KNOWN_REVISIONS = ("0001", "0002")
 
 KEY_LENGTH = 250
 
@@ -79,6 +79,24 @@ def pid_alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True
     return True
+
+
+def refused_value(uri: str, exc: Exception) -> InvalidInput:
+    """The error for a value the database cannot hold, which the caller must change.
+
+    ``exc`` is what the driver raised: OverflowError (an integer beyond 64 bits),
+    UnicodeEncodeError (text with a lone surrogate) or a DataError (PostgreSQL:
+    a NUL character, a number or text too large for its column).
+    """
+    if isinstance(exc, OverflowError):
+        return InvalidInput(f"store {uri} refused a value: {exc}; integers must fit in 64 bits")
+    if isinstance(exc, UnicodeEncodeError):
+        return InvalidInput(
+            f"store {uri} refused a value: {exc.object[exc.start : exc.end]!r} in "
+            f"{exc.object[:50]!r} is not Unicode text (a lone surrogate)"
+        )
+    text = str(getattr(exc, "orig", None) or exc)
+    return InvalidInput(f"store {uri} refused a value: {' '.join(text.split())}")
 
 
 def sqlite_error(uri: str, text: str, *, operational: bool) -> StoreError:

@@ -52,6 +52,7 @@ from tane.tracking.stores._common import (
     now_ms,
     param_conflict,
     pid_alive,
+    refused_value,
     run_updates,
     sqlite_error,
     sqlite_path,
@@ -69,6 +70,9 @@ from tane.tracking.values import check_key, param_number
 _RETRIES = 5
 # PostgreSQL: deadlock detected, serialization failure.
 _RETRYABLE_SQLSTATES = ("40P01", "40001")
+#: What a driver raises for a value it cannot send: an integer beyond 64 bits,
+#: text with a lone surrogate. The caller's value, not the store, is at fault.
+_UNBINDABLE = (OverflowError, UnicodeEncodeError)
 
 
 _STATUS = {status.value: status for status in RunStatus}
@@ -91,7 +95,7 @@ class SqlStore:
         self.uri = db_url
         self.dialect = self.db_url.split(":", 1)[0].split("+", 1)[0]
         self.is_sqlite = self.dialect == "sqlite"
-        self._engine = self._create_engine()
+        self._engine = sql_engine(self.db_url)
         self._last_reap = -1e9
         self._series: dict[tuple[str, str], int] = {}
         self._experiment_ids: dict[str, int] = {}
@@ -111,40 +115,6 @@ class SqlStore:
 
     # -- connection handling -------------------------------------------------
 
-    def _create_engine(self) -> Engine:
-        if self.is_sqlite:
-            path = sqlite_path(self.db_url)
-            persistent = path is not None
-            if path is not None:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            engine = sa.create_engine(
-                self.db_url,
-                connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000},
-                poolclass=sa.pool.QueuePool if path else sa.pool.StaticPool,
-            )
-
-            @sa.event.listens_for(engine, "connect")
-            def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-                # Take transaction control from pysqlite so BEGIN IMMEDIATE is ours to emit.
-                dbapi_conn.isolation_level = None
-                cur = dbapi_conn.cursor()
-                cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
-                if persistent:
-                    cur.execute("PRAGMA journal_mode = WAL")
-                cur.execute("PRAGMA case_sensitive_like = ON")
-                cur.execute("PRAGMA synchronous = NORMAL")
-                cur.close()
-
-            @sa.event.listens_for(engine, "begin")
-            def _on_begin(conn: Connection) -> None:
-                if conn.get_execution_options().get("tane_write"):
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
-                else:
-                    conn.exec_driver_sql("BEGIN")
-
-            return engine
-        return sa.create_engine(self.db_url, pool_pre_ping=True, pool_size=5, max_overflow=10)
-
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite, queued by the busy timeout)."""
@@ -155,20 +125,24 @@ class SqlStore:
                     yield conn
         except sa.exc.IntegrityError:
             raise  # callers turn a taken name or key into their own error
+        except sa.exc.DataError as exc:
+            raise refused_value(self.uri, exc) from exc
         except sa.exc.DBAPIError as exc:
             raise self._wrap(exc) from exc
-        except OverflowError as exc:
-            raise StoreError(f"store {self.uri} refused a value: {exc}") from exc
+        except _UNBINDABLE as exc:
+            raise refused_value(self.uri, exc) from exc
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         try:
             with self._engine.connect() as conn, conn.begin():
                 yield conn
+        except sa.exc.DataError as exc:
+            raise refused_value(self.uri, exc) from exc
         except sa.exc.DBAPIError as exc:
             raise self._wrap(exc) from exc
-        except OverflowError as exc:
-            raise InvalidInput(f"a value in the query is out of range: {exc}") from exc
+        except _UNBINDABLE as exc:
+            raise refused_value(self.uri, exc) from exc
 
     def _wrap(self, exc: sa.exc.DBAPIError) -> StoreError:
         text = str(exc.orig) if exc.orig is not None else str(exc)
@@ -973,6 +947,47 @@ def schema_revision(db_url: str) -> str | None:
         raise StoreError(f"cannot read the store database {safe}: {reason}") from None
     finally:
         engine.dispose()
+
+
+def sql_engine(db_url: str) -> Engine:
+    """Return an engine on a store database with tane's connection settings.
+
+    SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` for connections
+    whose execution options carry ``tane_write=True``; PostgreSQL a pre-pinged pool.
+    """
+    db_url = normalize_db_url(db_url)
+    if db_url.startswith("sqlite"):
+        path = sqlite_path(db_url)
+        persistent = path is not None
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            db_url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000},
+            poolclass=sa.pool.QueuePool if path else sa.pool.StaticPool,
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Take transaction control from pysqlite so BEGIN IMMEDIATE is ours to emit.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+            if persistent:
+                cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA case_sensitive_like = ON")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            if conn.get_execution_options().get("tane_write"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return sa.create_engine(db_url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:

@@ -34,6 +34,7 @@ from tane.tracking.stores._common import (
     deleted_run,
     now_ms,
     param_conflict,
+    refused_value,
     run_updates,
     sqlite_error,
 )
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
     from tane.tracking.stores.sql import SqlStore
 
 _CHUNK = 500
+#: What sqlite3 raises for a value it cannot bind: an integer beyond 64 bits,
+#: text with a lone surrogate. The caller's value, not the store, is at fault.
+_UNBINDABLE = (OverflowError, UnicodeEncodeError)
 
 
 def open_sqlite(db_url: str, path: str) -> SqliteStore | None:
@@ -165,6 +169,8 @@ class SqliteStore:
                 raise
             except sqlite3.Error as exc:
                 raise self._wrap(exc) from exc
+            except _UNBINDABLE as exc:
+                raise refused_value(self.uri, exc) from exc
             return
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -180,6 +186,8 @@ class SqliteStore:
                 raise
             if isinstance(exc, sqlite3.Error):
                 raise self._wrap(exc) from exc
+            if isinstance(exc, _UNBINDABLE):
+                raise refused_value(self.uri, exc) from exc
             raise
         try:
             conn.execute("COMMIT")
@@ -193,6 +201,8 @@ class SqliteStore:
             return self._conn().execute(sql, tuple(args)).fetchall()
         except sqlite3.Error as exc:
             raise self._wrap(exc) from exc
+        except _UNBINDABLE as exc:
+            raise refused_value(self.uri, exc) from exc
 
     def full(self) -> SqlStore:
         """The SqlStore on the same file, for what this class does not do itself."""
