@@ -419,6 +419,8 @@ def test_openapi_spec_has_every_route_with_a_summary(client: Api) -> None:
         ("GET", "/api/v1/runs/{run_id}/artifacts/{path}"),
         ("PUT", "/api/v1/runs/{run_id}/artifacts/{path}"),
         ("GET", "/api/v1/auth/me"),
+        ("POST", "/api/v1/runs/keys"),
+        ("GET", "/api/v1/experiments/{experiment_id}/keys"),
         ("GET", "/api/v1/runs/{run_id}/pipeline"),
         ("GET", "/api/v1/runs/{run_id}/sweep"),
         ("GET", "/api/v1/runs/{run_id}/children"),

@@ -78,6 +78,9 @@ EXPECTED_FOR_STRANGER: dict[tuple[str, str], int] = {
     ("GET", "/api/v1/runs/{run_id}"): 403,
     ("PATCH", "/api/v1/runs/{run_id}"): 403,
     ("POST", "/api/v1/runs/search"): 200,  # ... finding nothing (checked below)
+    ("POST", "/api/v1/runs/keys"): 200,  # ... of no run (checked below)
+    ("GET", "/api/v1/experiments/{experiment_id}/keys"): 403,
+    ("GET", "/{path}"): 200,  # the UI's page shell: no data in it
     ("POST", "/api/v1/runs/delete"): 403,
     ("POST", "/api/v1/runs/restore"): 403,
     ("POST", "/api/v1/runs/{run_id}/batch"): 403,
@@ -116,6 +119,7 @@ def _bodies(s: Seeded) -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/api/v1/runs"): {"json": {"experiment_id": s.experiment.id, "name": "x"}},
         ("PATCH", "/api/v1/runs/{run_id}"): {"json": {"note": "mine now"}},
         ("POST", "/api/v1/runs/search"): {"json": {}},
+        ("POST", "/api/v1/runs/keys"): {"json": {}},
         ("POST", "/api/v1/runs/delete"): {"json": {"run_ids": [run]}},
         ("POST", "/api/v1/runs/restore"): {"json": {"run_ids": [run]}},
         ("POST", "/api/v1/runs/{run_id}/batch"): {"json": {"params": {"q": "1"}}},
@@ -152,6 +156,7 @@ def _url(s: Seeded, path: str) -> str:
         "name": "bob",
         "user": "alice",
         "token_id": admin_token,
+        "path:path": "runs/x",
     }
     return re.sub(r"\{(\w+)(:path)?\}", lambda m: values[m.group(1)], path)
 
@@ -185,6 +190,10 @@ def test_every_route_refuses_without_credentials_and_without_permission(seeded: 
     listed = s.call("alice", "GET", "/api/v1/experiments").json()["experiments"]
     assert [e["name"] for e in listed] == ["alices"]
     assert s.call("alice", "POST", "/api/v1/runs/search", json={}).json()["runs"] == []
+    keys = s.call("alice", "POST", "/api/v1/runs/keys", json={}).json()
+    assert keys == {"params": [], "metrics": [], "tags": []}
+    # The UI's files need credentials too.
+    assert s.call(None, "GET", "/assets/index.js").status_code == 401
     tokens = s.call("alice", "GET", "/api/v1/tokens").json()["tokens"]
     assert {t["user"] for t in tokens} == {"alice"}
     # ... and changed nothing of it.

@@ -148,3 +148,41 @@ def _check_users(uri: str, artifacts: str | None) -> None:
             fg="yellow",
             err=True,
         )
+
+
+@click.command()
+@click.option(
+    "--store",
+    "store_option",
+    metavar="URI",
+    help="Store to show (default: the global `tane --store`, else TANE_STORE, else the "
+    "project's store).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=5000, show_default=True, type=click.IntRange(0, 65535), help="Port."
+)
+@click.option("--open/--no-open", "open_browser", default=False, help="Open it in a browser.")
+def ui(store_option: str | None, host: str, port: int, open_browser: bool) -> None:
+    """Show the store's runs, pipelines and sweeps in the web UI, for one person.
+
+    The same app as `tane server` (UI and REST API), on the local store, without
+    auth: it listens on 127.0.0.1 unless --host says otherwise.
+    """
+    import json
+
+    from tane.server import serving
+    from tane.server.app import SETTINGS_ENV
+
+    uri = store_option or state().store_uri
+    _warn(False, "http", host, uri)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - a display name
+    url = f"http://{shown}:{port}/"
+    click.echo(f"tane ui: {url} (store {uri}); Ctrl+C stops it", err=True)
+    os.environ[SETTINGS_ENV] = json.dumps({"store": uri, "auth": False})
+    if open_browser:
+        import threading
+        import webbrowser
+
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    serving.serve(1, host=host, port=port, log_level="warning")

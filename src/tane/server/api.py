@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from tane.errors import InvalidInput
-from tane.server.auth import access_of
+from tane.server.auth import Access, access_of
 from tane.server.schemas import (
     ArtifactListOut,
     ArtifactOut,
@@ -25,6 +25,8 @@ from tane.server.schemas import (
     ExperimentListOut,
     ExperimentOut,
     HeartbeatIn,
+    KeysIn,
+    KeysOut,
     LogBatchIn,
     MetricHistoryOut,
     MetricOut,
@@ -157,19 +159,9 @@ def create_run(body: RunIn, store: StoreDep, request: Request) -> RunOut:
     openapi_extra=_BY_BODY,
 )
 def search_runs(body: RunSearchIn, store: StoreDep, request: Request) -> RunPageOut:
-    access = access_of(request)
-    experiment_ids = body.experiment_ids
-    if access.auth is not None:
-        if experiment_ids is None:
-            readable = access.readable()
-            if readable is not None:
-                if not readable:
-                    return RunPageOut(runs=[], next_page_token=None)
-                experiment_ids = sorted(readable)
-        else:
-            experiment_ids = [store.get_experiment(e).id for e in experiment_ids]
-            for experiment_id in experiment_ids:
-                access.require(experiment_id, "read")
+    experiment_ids = _readable_ids(access_of(request), store, body.experiment_ids)
+    if experiment_ids == []:
+        return RunPageOut(runs=[], next_page_token=None)
     page = store.search_runs(
         experiment_ids,
         body.filter,
@@ -179,6 +171,43 @@ def search_runs(body: RunSearchIn, store: StoreDep, request: Request) -> RunPage
         body.view,
     )
     return RunPageOut(runs=[_run_out(r) for r in page.runs], next_page_token=page.next_page_token)
+
+
+def _readable_ids(
+    access: Access, store: Store, experiment_ids: list[str] | None
+) -> list[str] | None:
+    """The experiments a request may look in: those named (each checked), else all readable."""
+    if access.auth is None:
+        return experiment_ids
+    if experiment_ids is None:
+        readable = access.readable()
+        return None if readable is None else sorted(readable)
+    named = [store.get_experiment(e).id for e in experiment_ids]
+    for experiment_id in named:
+        access.require(experiment_id, "read")
+    return named
+
+
+@router.post(
+    "/runs/keys",
+    summary="The param, metric and tag keys of runs (for filters and columns)",
+    tags=["runs"],
+    openapi_extra=_BY_BODY,
+)
+def run_keys(body: KeysIn, store: StoreDep, request: Request) -> KeysOut:
+    experiment_ids = _readable_ids(access_of(request), store, body.experiment_ids)
+    if experiment_ids == []:
+        return KeysOut(params=[], metrics=[], tags=[])
+    return KeysOut(**store.get_keys(experiment_ids))
+
+
+@router.get(
+    "/experiments/{experiment_id}/keys",
+    summary="The param, metric and tag keys of an experiment's runs",
+    tags=["experiments"],
+)
+def experiment_keys(experiment_id: str, store: StoreDep) -> KeysOut:
+    return KeysOut(**store.get_keys([store.get_experiment(experiment_id).id]))
 
 
 @router.post(

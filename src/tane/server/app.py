@@ -247,6 +247,9 @@ def create_app(
             return JSONResponse(body.model_dump(), status_code=503)
         return JSONResponse(HealthOut(status="ok").model_dump(exclude_none=True))
 
+    from tane.server.ui import mount_ui
+
+    mount_ui(app)  # last: its catch-all route must not shadow the API
     return app
 
 

@@ -265,3 +265,17 @@ def error_body(kind: str, message: str, position: int | None = None) -> dict[str
     if position is not None:
         detail["position"] = position
     return {"error": detail}
+
+
+class KeysIn(_Request):
+    experiment_ids: list[str] | None = Field(
+        default=None, description="Experiment ids or names; all readable ones when null."
+    )
+
+
+class KeysOut(_Model):
+    """The keys used by the active runs: what a filter or a column can name."""
+
+    params: list[str]
+    metrics: list[str]
+    tags: list[str]

@@ -253,6 +253,30 @@ class StoreConformance:
         page = store.search_runs(None, filter_string, **kwargs)  # type: ignore[arg-type]
         return [r.name for r in page.runs]
 
+    def test_keys_of_active_runs(self, store: Store) -> None:
+        a = store.create_experiment("keys-a")
+        b = store.create_experiment("keys-b")
+        one = store.create_run(a.id, "one")
+        store.log_batch(one.id, _points("loss", [1.0]), {"lr": "0.1", "depth": "3"}, {"team": "x"})
+        two = store.create_run(b.id, "two")
+        store.log_batch(two.id, _points("acc", [0.5]), {"model": "lgbm"}, {})
+        gone = store.create_run(a.id, "gone")
+        store.log_batch(gone.id, _points("secret", [1.0]), {"hidden": "1"}, {})
+        store.delete_runs([gone.id])
+        keys = store.get_keys([a.id])
+        assert keys["params"] == ["depth", "lr"]
+        assert keys["metrics"] == ["loss"]
+        assert "team" in keys["tags"] and "hidden" not in keys["params"]
+        both = store.get_keys(None)
+        assert {"depth", "lr", "model"} <= set(both["params"])
+        assert {"acc", "loss"} <= set(both["metrics"]) and "secret" not in both["metrics"]
+        assert store.get_keys(["keys-b"])["params"] == ["model"]  # a name works too
+        assert store.get_keys([store.create_experiment("keys-empty").id]) == {
+            "params": [],
+            "metrics": [],
+            "tags": [],
+        }
+
     def test_search_across_experiments(self, store: Store) -> None:
         self._seed(store)
         names = self._names(

@@ -173,6 +173,11 @@ class Store(Protocol):
         """Return runs matching the filter (all experiments when ids is None)."""
         ...
 
+    def get_keys(self, experiment_ids: Sequence[str] | None = None) -> dict[str, list[str]]:
+        """The param, metric and tag keys used by active runs of these experiments (all
+        when None): ``{"params": [...], "metrics": [...], "tags": [...]}``, each sorted."""
+        ...
+
     def get_metric_history(
         self,
         run_id: str,

@@ -777,6 +777,11 @@ class RestStore:
             raise
         return RunPage([_run(r) for r in data["runs"]], data.get("next_page_token"))
 
+    def get_keys(self, experiment_ids: Sequence[str] | None = None) -> dict[str, list[str]]:
+        body = {"experiment_ids": None if experiment_ids is None else list(experiment_ids)}
+        data = self._json("POST", "/runs/keys", json=body, idempotent=True)
+        return {kind: list(data[kind]) for kind in ("params", "metrics", "tags")}
+
     def get_metric_history(
         self,
         run_id: str,

@@ -336,6 +336,29 @@ class SqlStore:
             )
         return found[0]
 
+    def get_keys(self, experiment_ids: Sequence[str] | None = None) -> dict[str, list[str]]:
+        r = t.runs
+        runs = sa.select(r.c.id).where(r.c.deleted == sa.false())
+        if experiment_ids is not None:
+            runs = runs.where(
+                r.c.experiment_id.in_([self._experiment_id(e) for e in experiment_ids])
+            )
+        found: dict[str, list[str]] = {}
+        with self._read() as conn:
+            for kind, table in (
+                ("params", t.params),
+                ("metrics", t.latest_metrics),
+                ("tags", t.tags),
+            ):
+                stmt = (
+                    sa.select(table.c.key)
+                    .where(table.c.run_id.in_(runs.scalar_subquery()))
+                    .distinct()
+                    .order_by(table.c.key)
+                )
+                found[kind] = list(conn.execute(stmt).scalars())
+        return found
+
     def list_experiments(self, include_deleted: bool = False) -> list[Experiment]:
         cond = sa.true() if include_deleted else t.experiments.c.deleted == sa.false()
         return self._experiments(cond)
