@@ -1,10 +1,12 @@
 # Start the services the test suite needs (as root on a fresh Debian machine).
 start_postgres() {
-  if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
-    # openssl makes the self-signed certificate of the server's TLS test.
-    echo "==> installing PostgreSQL and openssl"
+  if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1 \
+      || ! command -v chromium >/dev/null 2>&1; then
+    # openssl makes the self-signed certificate of the server's TLS test; Chromium runs
+    # the web UI's end-to-end tests (Playwright drives it; never `playwright install`).
+    echo "==> installing PostgreSQL, openssl and Chromium"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql openssl >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql openssl chromium >/dev/null
   fi
   local version
   version=$(ls /etc/postgresql | sort -n | tail -n 1)
