@@ -420,6 +420,7 @@ def test_openapi_spec_has_every_route_with_a_summary(client: Api) -> None:
         ("PUT", "/api/v1/runs/{run_id}/artifacts/{path}"),
         ("GET", "/api/v1/auth/me"),
         ("POST", "/api/v1/runs/keys"),
+        ("POST", "/api/v1/metrics/history"),
         ("GET", "/api/v1/experiments/{experiment_id}/keys"),
         ("GET", "/api/v1/runs/{run_id}/pipeline"),
         ("GET", "/api/v1/runs/{run_id}/sweep"),
@@ -441,3 +442,38 @@ def test_float_helpers_agree_with_the_wire_format() -> None:
     values = [value for _, value, _, _ in batch.metrics]
     assert math.isnan(float(values[0]))
     assert values[1:] == [math.inf, 2.0]
+
+
+def test_histories_of_many_runs_in_one_request(client: Api) -> None:
+    runs = [_new_run(client)["id"] for _ in range(3)]
+    for i, run_id in enumerate(runs[:2]):
+        points = [["loss", 1.0 / (s + 1) + i, s, 1000 + s] for s in range(50)]
+        client.post(f"/api/v1/runs/{run_id}/batch", json={"metrics": points})
+    answer = client.post(
+        "/api/v1/metrics/history", json={"run_ids": runs, "key": "loss", "max_points": 10}
+    )
+    assert answer.status_code == 200, answer.text
+    histories = answer.json()["histories"]
+    assert list(histories) == runs
+    assert 3 <= len(histories[runs[0]]) <= 10
+    assert histories[runs[1]][0] == {"key": "loss", "value": 2.0, "step": 0, "timestamp": 1000}
+    assert histories[runs[2]] == []
+    window = client.post(
+        "/api/v1/metrics/history",
+        json={"run_ids": runs[:1], "key": "loss", "min_step": 10, "max_step": 12},
+    ).json()["histories"][runs[0]]
+    assert [p["step"] for p in window] == [10, 11, 12]
+    missing = client.post("/api/v1/metrics/history", json={"run_ids": ["nope"], "key": "loss"})
+    assert missing.status_code == 404
+    empty = client.post("/api/v1/metrics/history", json={"run_ids": [], "key": "loss"})
+    assert empty.status_code == 422
+
+
+def test_artifacts_are_served_sandboxed(client: Api) -> None:
+    run_id = _new_run(client)["id"]
+    url = f"/api/v1/runs/{run_id}/artifacts/report.html"
+    client.put(url, content=b"<script>alert(document.cookie)</script>")
+    answer = client.get(url)
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.headers["content-security-policy"] == "sandbox"
+    assert answer.headers["x-content-type-options"] == "nosniff"

@@ -79,6 +79,7 @@ EXPECTED_FOR_STRANGER: dict[tuple[str, str], int] = {
     ("PATCH", "/api/v1/runs/{run_id}"): 403,
     ("POST", "/api/v1/runs/search"): 200,  # ... finding nothing (checked below)
     ("POST", "/api/v1/runs/keys"): 200,  # ... of no run (checked below)
+    ("POST", "/api/v1/metrics/history"): 403,
     ("GET", "/api/v1/experiments/{experiment_id}/keys"): 403,
     ("GET", "/{path}"): 200,  # the UI's page shell: no data in it
     ("POST", "/api/v1/runs/delete"): 403,
@@ -120,6 +121,7 @@ def _bodies(s: Seeded) -> dict[tuple[str, str], dict[str, Any]]:
         ("PATCH", "/api/v1/runs/{run_id}"): {"json": {"note": "mine now"}},
         ("POST", "/api/v1/runs/search"): {"json": {}},
         ("POST", "/api/v1/runs/keys"): {"json": {}},
+        ("POST", "/api/v1/metrics/history"): {"json": {"run_ids": [run], "key": "m"}},
         ("POST", "/api/v1/runs/delete"): {"json": {"run_ids": [run]}},
         ("POST", "/api/v1/runs/restore"): {"json": {"run_ids": [run]}},
         ("POST", "/api/v1/runs/{run_id}/batch"): {"json": {"params": {"q": "1"}}},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -244,4 +245,43 @@ def test_writer_survives_refused_and_unavailable_batches(
         time.sleep(0.05)  # the thread retries by itself
     assert [m.value for m in store.get_metric_history(good.id, "x")] == [1.0, 2.0, 3.0]
     writer.close()
+    store.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_both_downsampling_paths_pick_the_same_points(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small series are downsampled in Python after one read, big ones by indexed range
+    lookups per bucket: the same first, lowest and highest point of every bucket."""
+    import math
+
+    from tane.tracking.stores import sql
+
+    url = (
+        request.getfixturevalue("postgres_url")
+        if kind == "postgres"
+        else f"sqlite:///{tmp_path / 'd.db'}"
+    )
+    store = SqlStore(url, str(tmp_path / "artifacts"))
+    run = store.create_run("0", "wave")
+    values = [math.sin(i / 37) * (1 + i % 7) for i in range(4000)]
+    values[17] = math.nan
+    values[2500] = 1e6
+    values[2501] = 1e6  # a tie: the earlier step wins in both paths
+    values[3999] = -1e6
+    store.log_batch(run.id, [("w", v, i * 3, 1000 + i) for i, v in enumerate(values)])
+    for window in ({}, {"min_step": 300, "max_step": 9000}):
+        in_python = store.get_metric_history(run.id, "w", max_points=240, **window)
+        monkeypatch.setattr(sql, "_READ_WHOLE", 0)
+        indexed = store.get_metric_history(run.id, "w", max_points=240, **window)
+        monkeypatch.setattr(sql, "_READ_WHOLE", 100_000)
+
+        def shape(points: list[Any]) -> list[tuple[int, int, float | None]]:
+            return [(p.step, p.timestamp, None if math.isnan(p.value) else p.value) for p in points]
+
+        assert shape(in_python) == shape(indexed)
+        assert 80 <= len(indexed) <= 240
+    steps = {p.step: p.value for p in store.get_metric_history(run.id, "w", max_points=240)}
+    assert steps[2500 * 3] == 1e6 and 2501 * 3 not in steps and steps[3999 * 3] == -1e6
     store.close()

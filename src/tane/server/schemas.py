@@ -279,3 +279,17 @@ class KeysOut(_Model):
     params: list[str]
     metrics: list[str]
     tags: list[str]
+
+
+class HistoriesIn(_Request):
+    run_ids: list[str] = Field(min_length=1, max_length=1000)
+    key: str
+    min_step: Int64 | None = None
+    max_step: Int64 | None = None
+    max_points: int | None = Field(default=None, ge=1, le=1_000_000)
+
+
+class HistoriesOut(_Model):
+    """One metric's history for each run (an empty list where the run never logged it)."""
+
+    histories: dict[str, list[MetricOut]]
