@@ -24,6 +24,7 @@ import tane
 from tane.cli import main
 from tane.server import create_app, views
 from tane.sweep.run import SweepOutcome
+from tane.tracking.entities import RunStatus
 from tane.tracking.stores import open_store
 from tane.tracking.stores.base import Store
 
@@ -670,3 +671,54 @@ def test_answers_are_strict_json(api: Api, recorded: Recorded) -> None:
 
 def _refuse(constant: str) -> None:
     pytest.fail(f"an answer held {constant}, which is not JSON")
+
+
+def test_a_read_without_its_version_joins_the_version_of_its_content(
+    tmp_path: Path, make_client: Any
+) -> None:
+    store = open_store(str(tmp_path / "versions"))
+    exp = store.create_experiment("versioned")
+
+    def pipeline_run(name: str, lineage: list[dict[str, Any]]) -> None:
+        run = store.create_run(exp.id, name, tags={"tane.kind": "pipeline"})
+        doc = {"pipeline": "__default__", "nodes": [], "edges": [], "lineage": lineage}
+        store.log_artifact_bytes(run.id, "pipeline.json", json.dumps(doc).encode())
+        store.update_run(run.id, status=RunStatus.FINISHED, end_time=run.start_time + 1)
+
+    base = {"dataset": "model", "path": "data/model.pkl", "kind": "dataset"}
+    pipeline_run(
+        "train",
+        [
+            {
+                **base,
+                "direction": "write",
+                "node": "fit",
+                "hash": "h1",
+                "version": "2026-11-27T00.00.00.000Z",
+            }
+        ],
+    )
+    # A later run took `fit` from the cache and read the model: its read has no version.
+    pipeline_run(
+        "score", [{**base, "direction": "read", "node": "score", "hash": "h1", "version": None}]
+    )
+    pipeline_run(
+        "retrain",
+        [
+            {
+                **base,
+                "direction": "write",
+                "node": "fit",
+                "hash": "h2",
+                "version": "2026-11-28T00.00.00.000Z",
+            }
+        ],
+    )
+    client = make_client(_app(store))
+    body = _ok(client.get(f"/api/v1/experiments/{exp.id}/datasets/model"))
+    versions = {v["hash"]: v for v in body["versions"]}
+    assert set(versions) == {"h1", "h2"}
+    assert versions["h1"]["version"] == "2026-11-27T00.00.00.000Z"
+    assert len(versions["h1"]["written_by"]) == 1 and len(versions["h1"]["read_by"]) == 1
+    listed = _ok(client.get(f"/api/v1/experiments/{exp.id}/datasets"))["datasets"]
+    assert [d["versions"] for d in listed] == [2]

@@ -268,6 +268,23 @@ def _catalog(doc: Mapping[str, Any]) -> dict[str, tuple[str | None, str | None]]
     return out
 
 
+def _version_keys(uses: list[_Use]) -> list[tuple[str | None, str | None]]:
+    """Each use's (hash, version); a use recorded without the version (a read of a
+    cached node's input) joins the one version known for its hash, so that one content
+    is one version."""
+    known: dict[str, set[str]] = {}
+    for use in uses:
+        if use.row[3] is not None and use.row[5] is not None:
+            known.setdefault(use.row[3], set()).add(use.row[5])
+    keys = []
+    for use in uses:
+        digest, version = use.row[3], use.row[5]
+        if version is None and digest is not None and len(known.get(digest, ())) == 1:
+            version = next(iter(known[digest]))
+        keys.append((digest, version))
+    return keys
+
+
 def _is_param(name: str) -> bool:
     return name == "parameters" or name.startswith("params:")
 
@@ -596,7 +613,7 @@ def list_datasets(
                 type=type_,
                 layer=layer,
                 path=next((u.row[4] for u in uses if u.row[4]), None),
-                versions=len({(u.row[3], u.row[5]) for u in uses}),
+                versions=len(set(_version_keys(uses))),
                 latest_hash=pick.row[3],
                 latest_version=pick.row[5],
                 runs=len({u.run.id for u in uses}),
@@ -644,8 +661,8 @@ def get_dataset(
             f"(it has: {known})"
         )
     groups: dict[tuple[str | None, str | None], list[_Use]] = {}
-    for use in uses:
-        groups.setdefault((use.row[3], use.row[5]), []).append(use)
+    for use, key in zip(uses, _version_keys(uses), strict=True):
+        groups.setdefault(key, []).append(use)
     versions = []
     for (digest, version), group in groups.items():
         versions.append(
