@@ -93,6 +93,8 @@ _LAZY = {
     "NoActiveRun": "tane.errors",
     "should_prune": "tane.sweep.trial",
     "TrialPruned": "tane.sweep.trial",
+    # IPython's hook for `%load_ext tane` (not in __all__: not for calling by hand)
+    "load_ipython_extension": "tane.integrations.jupyter",
 }
 
 __all__ = [

@@ -121,6 +121,11 @@ class SweepOutcome:
     importances: dict[str, float] = field(default_factory=dict)
     study: Any = None
 
+    def _repr_html_(self) -> str:
+        from tane.tracking._html import sweep_html
+
+        return sweep_html(self)
+
 
 def search_space(app: Any, overrides: Sequence[str], section: Mapping[str, Any]) -> SearchSpace:
     """The space: sweep overrides if there are any, else ``sweep.params``, else Hydra's."""

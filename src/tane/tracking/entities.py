@@ -63,6 +63,11 @@ class Experiment:
     deleted: bool = False
     run_count: int = 0
 
+    def _repr_html_(self) -> str:
+        from tane.tracking._html import experiment_html
+
+        return experiment_html(self)
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -125,6 +130,11 @@ class Run:
         if self.end_time is None:
             return None
         return (self.end_time - self.start_time) / 1000
+
+    def _repr_html_(self) -> str:
+        from tane.tracking._html import run_html
+
+        return run_html(self)
 
     def to_json(self) -> dict[str, Any]:
         """Return the run as JSON-safe data (NaN and inf as strings)."""
