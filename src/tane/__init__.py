@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
+    from tane.tracking.models import load_model, log_model
 
 _LAZY = {
     "start_run": "tane.tracking.fluent",
@@ -93,6 +94,10 @@ _LAZY = {
     "NoActiveRun": "tane.errors",
     "should_prune": "tane.sweep.trial",
     "TrialPruned": "tane.sweep.trial",
+    "log_model": "tane.tracking.models",
+    "load_model": "tane.tracking.models",
+    # Not in the type-checking imports above: the core may not import integrations.
+    "autolog": "tane.integrations.sklearn",
     # IPython's hook for `%load_ext tane` (not in __all__: not for calling by hand)
     "load_ipython_extension": "tane.integrations.jupyter",
 }
@@ -116,17 +121,20 @@ __all__ = [
     "__version__",
     "active_config",
     "active_run",
+    "autolog",
     "capture",
     "compose",
     "end_run",
     "flush",
     "instantiate",
+    "load_model",
     "log_artifact",
     "log_artifacts",
     "log_dict",
     "log_figure",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_param",
     "log_params",
     "log_text",

@@ -50,21 +50,21 @@ def test_db_upgrade_creates_then_reports_current(cli: Invoke, tmp_path: Path) ->
     target = tmp_path / "fresh"
     created = cli("db", "upgrade", "--store", str(target))
     assert created.exit_code == 0, created.output
-    assert created.stdout.strip() == f"Created the store {target} at schema revision 0002."
+    assert created.stdout.strip() == f"Created the store {target} at schema revision 0003."
     assert (target / "tane.db").is_file()
     again = cli("db", "upgrade", "--store", str(target))
     assert again.stdout.strip() == (
-        f"The store {target} is already at the latest schema revision 0002."
+        f"The store {target} is already at the latest schema revision 0003."
     )
-    assert cli("db", "current", "--store", str(target)).stdout.strip() == "0002 (up to date)"
+    assert cli("db", "current", "--store", str(target)).stdout.strip() == "0003 (up to date)"
     url = f"sqlite:///{target / 'tane.db'}"
-    assert cli("db", "current", "--store", url).stdout.strip() == "0002 (up to date)"
-    assert cli("--store", str(target), "db", "current").stdout.strip() == "0002 (up to date)"
+    assert cli("db", "current", "--store", url).stdout.strip() == "0003 (up to date)"
+    assert cli("--store", str(target), "db", "current").stdout.strip() == "0003 (up to date)"
 
 
 def test_db_current_uses_the_global_store(cli: Invoke, make_run: MakeRun) -> None:
     make_run()
-    assert cli("db", "current").stdout.strip() == "0002 (up to date)"
+    assert cli("db", "current").stdout.strip() == "0003 (up to date)"
 
 
 def test_db_current_on_a_missing_store(cli: Invoke, store: str) -> None:
@@ -83,7 +83,7 @@ def test_db_with_a_newer_schema(cli: Invoke, make_run: MakeRun, store: str) -> N
         conn.execute("UPDATE alembic_version SET version_num = '9999'")
     current = cli("db", "current")
     assert current.stdout.strip() == (
-        "9999 (newer than this tane, which knows up to 0002: pip install -U tane)"
+        "9999 (newer than this tane, which knows up to 0003: pip install -U tane)"
     )
     upgrade = cli("db", "upgrade")
     assert upgrade.exit_code == 1

@@ -51,6 +51,9 @@ class Seeded:
             self.users.add_user(name, role, PASSWORD)  # type: ignore[arg-type]
             self.tokens[name] = self.users.create_token(name, "test")[1]
         self.users.grant("bob", self.experiment.id, "read")
+        # A registered model (named like a user, as the routes' `name` is filled alike).
+        self.store.register_model("bob", f"runs:/{self.run.id}/model", self.run.id)
+        self.store.set_model_alias("bob", "champion", 1)
         self.users.grant("carol", self.experiment.id, "edit")
 
     def as_(self, who: str | None) -> dict[str, str]:
@@ -96,6 +99,13 @@ EXPECTED_FOR_STRANGER: dict[tuple[str, str], int] = {
     ("GET", "/api/v1/runs/{run_id}/children"): 403,
     ("GET", "/api/v1/experiments/{experiment_id}/datasets"): 403,
     ("GET", "/api/v1/experiments/{experiment_id}/datasets/{name}"): 403,
+    ("GET", "/api/v1/models"): 200,  # the registry is readable by any user
+    ("GET", "/api/v1/models/{name}/versions"): 200,
+    ("GET", "/api/v1/models/{name}/versions/{version}"): 200,
+    ("GET", "/api/v1/models/{name}/aliases/{alias}"): 200,
+    ("POST", "/api/v1/models/{name}/versions"): 403,  # needs edit on the run
+    ("PUT", "/api/v1/models/{name}/aliases/{alias}"): 403,
+    ("DELETE", "/api/v1/models/{name}/aliases/{alias}"): 403,
     ("GET", "/api/v1/auth/me"): 200,  # about the caller only
     ("POST", "/api/v1/auth/logout"): 204,  # ends the caller's own session only
     ("GET", "/api/v1/users"): 403,
@@ -112,6 +122,102 @@ EXPECTED_FOR_STRANGER: dict[tuple[str, str], int] = {
     ("GET", "/api/v1/docs"): 200,
 }
 
+# MLflow's routes (tane.server.mlflow_api), each under /api/2.0 and /ajax-api/2.0: the
+# run or experiment is in the query or body, so each handler checks the permission.
+MLFLOW_FOR_STRANGER: dict[tuple[str, str], int] = {
+    ("POST", "/mlflow/experiments/create"): 400,  # ... "secret" exists (anyone may create)
+    ("GET", "/mlflow/experiments/get"): 403,
+    ("GET", "/mlflow/experiments/get-by-name"): 403,
+    ("POST", "/mlflow/experiments/search"): 200,  # ... finding nothing (checked below)
+    ("POST", "/mlflow/experiments/update"): 501,  # not implemented: changes nothing
+    ("POST", "/mlflow/experiments/delete"): 501,
+    ("POST", "/mlflow/experiments/restore"): 501,
+    ("POST", "/mlflow/experiments/set-experiment-tag"): 501,
+    ("POST", "/mlflow/runs/create"): 403,
+    ("GET", "/mlflow/runs/get"): 403,
+    ("POST", "/mlflow/runs/update"): 403,
+    ("POST", "/mlflow/runs/delete"): 403,
+    ("POST", "/mlflow/runs/restore"): 403,
+    ("POST", "/mlflow/runs/log-batch"): 403,
+    ("POST", "/mlflow/runs/log-metric"): 403,
+    ("POST", "/mlflow/runs/log-parameter"): 403,
+    ("POST", "/mlflow/runs/set-tag"): 403,
+    ("POST", "/mlflow/runs/delete-tag"): 403,
+    ("POST", "/mlflow/runs/log-model"): 403,
+    ("POST", "/mlflow/runs/log-inputs"): 403,
+    ("POST", "/mlflow/runs/outputs"): 403,
+    ("POST", "/mlflow/runs/search"): 403,  # naming the experiment
+    ("GET", "/mlflow/metrics/get-history"): 403,
+    ("GET", "/mlflow/artifacts/list"): 403,
+    ("POST", "/mlflow/logged-models"): 403,
+    ("GET", "/mlflow/logged-models/{model_id}"): 403,
+    ("PATCH", "/mlflow/logged-models/{model_id}"): 403,
+    ("DELETE", "/mlflow/logged-models/{model_id}"): 403,
+    ("PATCH", "/mlflow/logged-models/{model_id}/tags"): 403,
+    ("DELETE", "/mlflow/logged-models/{model_id}/tags/{tag_key}"): 403,
+    ("POST", "/mlflow/logged-models/{model_id}/params"): 403,
+    ("POST", "/mlflow/logged-models/search"): 403,  # naming the experiment
+    ("GET", "/mlflow-artifacts/artifacts"): 403,
+    ("GET", "/mlflow-artifacts/artifacts/{path}"): 403,
+    ("PUT", "/mlflow-artifacts/artifacts/{path}"): 403,
+    ("DELETE", "/mlflow-artifacts/artifacts/{path}"): 501,  # not implemented
+}
+for _prefix in ("/api/2.0", "/ajax-api/2.0"):
+    for (_method, _path), _code in MLFLOW_FOR_STRANGER.items():
+        EXPECTED_FOR_STRANGER[(_method, _prefix + _path)] = _code
+# MLflow endpoints tane does not implement: MLflow's ENDPOINT_NOT_FOUND.
+for _prefix in ("/api/2.0", "/ajax-api/2.0", "/api/3.0", "/ajax-api/3.0"):
+    for _family in ("mlflow", "mlflow-artifacts"):
+        for _method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            EXPECTED_FOR_STRANGER[(_method, f"{_prefix}/{_family}/{{path}}")] = 404
+
+
+def _mlflow_bodies(s: Seeded) -> dict[tuple[str, str], dict[str, Any]]:
+    run, exp = s.run.id, s.experiment.id
+    ids = {"run_id": run, "experiment_id": exp}
+    by_suffix: dict[tuple[str, str], dict[str, Any]] = {
+        ("POST", "/mlflow/experiments/create"): {"json": {"name": "secret"}},
+        ("GET", "/mlflow/experiments/get"): {"params": {"experiment_id": exp}},
+        ("GET", "/mlflow/experiments/get-by-name"): {"params": {"experiment_name": "secret"}},
+        ("POST", "/mlflow/experiments/search"): {"json": {}},
+        ("POST", "/mlflow/runs/create"): {"json": {"experiment_id": exp}},
+        ("GET", "/mlflow/runs/get"): {"params": {"run_id": run}},
+        ("POST", "/mlflow/runs/update"): {"json": {"run_id": run, "status": "KILLED"}},
+        ("POST", "/mlflow/runs/delete"): {"json": ids},
+        ("POST", "/mlflow/runs/restore"): {"json": ids},
+        ("POST", "/mlflow/runs/log-batch"): {
+            "json": {"run_id": run, "params": [{"key": "q", "value": "1"}]}
+        },
+        ("POST", "/mlflow/runs/log-metric"): {
+            "json": {"run_id": run, "key": "m", "value": 9, "timestamp": 1, "step": 9}
+        },
+        ("POST", "/mlflow/runs/log-parameter"): {"json": {"run_id": run, "key": "q", "value": "1"}},
+        ("POST", "/mlflow/runs/set-tag"): {"json": {"run_id": run, "key": "t", "value": "x"}},
+        ("POST", "/mlflow/runs/delete-tag"): {"json": {"run_id": run, "key": "t"}},
+        ("POST", "/mlflow/runs/log-model"): {"json": {"run_id": run, "model_json": "{}"}},
+        ("POST", "/mlflow/runs/log-inputs"): {"json": {"run_id": run, "datasets": []}},
+        ("POST", "/mlflow/runs/outputs"): {"json": {"run_id": run, "models": []}},
+        ("POST", "/mlflow/runs/search"): {"json": {"experiment_ids": [exp]}},
+        ("GET", "/mlflow/metrics/get-history"): {"params": {"run_id": run, "metric_key": "m"}},
+        ("GET", "/mlflow/artifacts/list"): {"params": {"run_id": run}},
+        ("POST", "/mlflow/logged-models"): {"json": {"experiment_id": exp, "source_run_id": run}},
+        ("PATCH", "/mlflow/logged-models/{model_id}"): {"json": {"status": "LOGGED_MODEL_READY"}},
+        ("PATCH", "/mlflow/logged-models/{model_id}/tags"): {
+            "json": {"tags": [{"key": "k", "value": "v"}]}
+        },
+        ("POST", "/mlflow/logged-models/{model_id}/params"): {
+            "json": {"params": [{"key": "k", "value": "v"}]}
+        },
+        ("POST", "/mlflow/logged-models/search"): {"json": {"experiment_ids": [exp]}},
+        ("GET", "/mlflow-artifacts/artifacts"): {"params": {"path": f"{exp}/{run}/artifacts"}},
+        ("PUT", "/mlflow-artifacts/artifacts/{path}"): {"content": b"overwritten"},
+    }
+    return {
+        (method, prefix + path): kwargs
+        for prefix in ("/api/2.0", "/ajax-api/2.0")
+        for (method, path), kwargs in by_suffix.items()
+    }
+
 
 def _bodies(s: Seeded) -> dict[tuple[str, str], dict[str, Any]]:
     run = s.run.id
@@ -121,6 +227,10 @@ def _bodies(s: Seeded) -> dict[tuple[str, str], dict[str, Any]]:
         ("PATCH", "/api/v1/runs/{run_id}"): {"json": {"note": "mine now"}},
         ("POST", "/api/v1/runs/search"): {"json": {}},
         ("POST", "/api/v1/runs/keys"): {"json": {}},
+        ("POST", "/api/v1/models/{name}/versions"): {
+            "json": {"source": f"runs:/{run}/model", "run_id": run}
+        },
+        ("PUT", "/api/v1/models/{name}/aliases/{alias}"): {"json": {"version": 1}},
         ("POST", "/api/v1/metrics/history"): {"json": {"run_ids": [run], "key": "m"}},
         ("POST", "/api/v1/runs/delete"): {"json": {"run_ids": [run]}},
         ("POST", "/api/v1/runs/restore"): {"json": {"run_ids": [run]}},
@@ -159,7 +269,13 @@ def _url(s: Seeded, path: str) -> str:
         "user": "alice",
         "token_id": admin_token,
         "path:path": "runs/x",
+        "version": "1",
+        "alias": "champion",
     }
+    values["model_id"] = f"m-{s.run.id}-00000000"  # a logged model of the run
+    values["tag_key"] = "k"
+    if "/mlflow-artifacts/artifacts/" in path:
+        values["path"] = f"{s.experiment.id}/{s.run.id}/artifacts/f.txt"
     return re.sub(r"\{(\w+)(:path)?\}", lambda m: values[m.group(1)], path)
 
 
@@ -168,7 +284,7 @@ def test_every_route_refuses_without_credentials_and_without_permission(seeded: 
     routes = _routes(s.app)
     unlisted = [r for r in routes if r not in EXPECTED_FOR_STRANGER and r not in PUBLIC]
     assert unlisted == [], f"routes with no expectation in this test: {unlisted}"
-    bodies = _bodies(s)
+    bodies = {**_bodies(s), **_mlflow_bodies(s)}
     checked = 0
     for method, path in routes:
         if (method, path) in PUBLIC:
@@ -185,13 +301,21 @@ def test_every_route_refuses_without_credentials_and_without_permission(seeded: 
         expected = EXPECTED_FOR_STRANGER[(method, path)]
         assert stranger.status_code == expected, (method, path, stranger.text)
         if expected == 403:
-            assert stranger.json()["error"]["type"] == "PermissionDenied"
+            answer = stranger.json()
+            if "error_code" in answer:  # MLflow's routes answer in MLflow's shape
+                assert answer["error_code"] == "PERMISSION_DENIED", (method, path)
+            else:
+                assert answer["error"]["type"] == "PermissionDenied"
         checked += 1
     assert checked >= len(EXPECTED_FOR_STRANGER) - 1
     # What alice could call showed her nothing of the experiment.
     listed = s.call("alice", "GET", "/api/v1/experiments").json()["experiments"]
     assert [e["name"] for e in listed] == ["alices"]
     assert s.call("alice", "POST", "/api/v1/runs/search", json={}).json()["runs"] == []
+    mlflow_search = "/api/2.0/mlflow/experiments/search"
+    seen = s.call("alice", "POST", mlflow_search, json={}).json()["experiments"]
+    assert [e["name"] for e in seen] == ["alices"]
+    assert s.call("alice", "POST", "/api/2.0/mlflow/runs/search", json={}).json() == {"runs": []}
     keys = s.call("alice", "POST", "/api/v1/runs/keys", json={}).json()
     assert keys == {"params": [], "metrics": [], "tags": []}
     # The UI's files need credentials too.
@@ -205,6 +329,8 @@ def test_every_route_refuses_without_credentials_and_without_permission(seeded: 
     assert s.store.open_artifact(s.run.id, "f.txt").read() == b"hello"
     assert s.users.get_user("bob").role == "user"
     assert [t.state for t in s.users.list_tokens("admin")] == ["active"]
+    assert [v.version for v in s.store.list_model_versions("bob")] == [1]
+    assert s.store.get_model_version("bob", alias="champion").version == 1
 
 
 def test_levels_read_edit_manage(seeded: Seeded) -> None:
@@ -437,7 +563,8 @@ def test_secrets_are_stored_hashed(seeded: Seeded) -> None:
         )
     engine.dispose()
     for token in s.tokens.values():
-        secret = token.rsplit("_", 1)[-1]
+        secret = token.split("_", 2)[2]  # tane_<id>_<secret>; the secret may hold "_"
+        assert len(secret) >= 40
         assert secret not in dump
     assert PASSWORD not in dump
     assert "scrypt$" in dump

@@ -82,6 +82,8 @@ def _seed(store: Store, root: Path) -> None:
     store.log_artifact(run.id, str(model))
     store.log_artifact(run.id, str(model), "models")
     child = store.create_run(exp.id, "child", parent_id=run.id)
+    store.register_model("fuzzmodel", f"runs:/{run.id}/models", run.id)
+    store.set_model_alias("fuzzmodel", "champion", 1)
     REAL.clear()
     REAL.update(
         run_id=run.id,
@@ -91,6 +93,9 @@ def _seed(store: Store, root: Path) -> None:
         id_or_name=exp.name,
         key="loss",
         path="models/model.txt",
+        name="fuzzmodel",
+        version=1,
+        alias="champion",
     )
 
 

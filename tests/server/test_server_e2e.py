@@ -91,17 +91,20 @@ def _start(args: list[str], url: str, log: Path, env: dict[str, str], verify: ob
         [sys.executable, "-m", "tane", "server", *args], stdout=handle, stderr=handle, env=env
     )
     handle.close()
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health", verify=verify, timeout=2).status_code == 200:  # type: ignore[arg-type]
-                return Served(proc, url, log)
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"tane server did not become healthy:\n{log.read_text()}")
-        time.sleep(0.1)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health", verify=verify, timeout=2).status_code == 200:  # type: ignore[arg-type]
+                    return Served(proc, url, log)
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"tane server did not become healthy:\n{log.read_text()}")
+            time.sleep(0.1)
+    except BaseException:
+        _stop(Served(proc, url, log))  # never leave a server behind
+        raise
 
 
 def _stop(served: Served) -> None:

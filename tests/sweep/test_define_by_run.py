@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -208,3 +209,20 @@ def test_trials_that_need_their_run_early_get_it_and_lose_nothing(tmp_path: Path
     assert third.status.value == "FAILED" and "diverged" in third.tags["tane.error"]
     assert fourth.status.value == "FINISHED"
     assert fourth.parent_id == outcome.parent_id and fourth.tags["tane.trial"] == "3"
+
+
+def test_should_prune_answers_inside_a_define_by_run_trial(tmp_path: Path) -> None:
+    """Framework callbacks ask tane.should_prune() after tane.log_metric: no trial needed."""
+
+    def objective(trial: Any) -> float:
+        slope = trial.suggest_float("slope", 0.1, 2.0)
+        for epoch in range(8):
+            tane.log_metric("loss", slope * (8 - epoch), step=epoch)
+            if tane.should_prune("loss"):  # what the LightGBM/Lightning callbacks ask
+                raise tane.TrialPruned()
+        return slope
+
+    outcome = tane.sweep(objective, n_trials=14, seed=3, store=str(tmp_path / "s"), pruner="median")
+    states = [t.status for t in outcome.trials]
+    assert "PRUNED" in states and "FINISHED" in states
+    assert not tane.should_prune()  # outside the sweep again

@@ -1,4 +1,4 @@
-"""Schema migrations: a store made at revision 0001 keeps its runs when it moves to 0002.
+"""Schema migrations: a store made at revision 0001 keeps its runs at the head revision.
 
 The old store is made by running the real migrations only up to 0001, then
 filled; opening it with this tane migrates a local store by itself, while a
@@ -52,7 +52,7 @@ def _revision(db_url: str) -> str:
 
 
 def test_head_is_the_last_known_revision() -> None:
-    assert KNOWN_REVISIONS[-1] == SCHEMA_REVISION == "0002"
+    assert KNOWN_REVISIONS[-1] == SCHEMA_REVISION == "0003"
 
 
 def _old_store_with_a_run(db_url: str, artifacts: str) -> str:
@@ -78,7 +78,7 @@ def test_local_store_at_0001_migrates_when_opened(tmp_path: Path) -> None:
     run = store.get_run(run_id)
     assert run.params == {"lr": "0.1"} and run.tags["k"] == "v"
     assert [m.value for m in store.get_metric_history(run_id, "loss")] == [0.5, 0.25]
-    assert _revision(db_url) == "0002"
+    assert _revision(db_url) == "0003"
     users = AuthStore(db_url)
     users.add_user("ann")
     assert [u.name for u in users.list_users()] == ["ann"]
@@ -94,8 +94,8 @@ def test_postgres_store_at_0001_waits_for_tane_db_upgrade(
     assert _revision(postgres_url) == "0001"
     result = CliRunner().invoke(main, ["db", "upgrade", "--store", postgres_url])
     assert result.exit_code == 0, result.output
-    assert "from schema revision 0001 to 0002" in result.output
-    assert _revision(postgres_url) == "0002"
+    assert "from schema revision 0001 to 0003" in result.output
+    assert _revision(postgres_url) == "0003"
     store = SqlStore(postgres_url)
     assert store.get_run(run_id).params == {"lr": "0.1"}
     assert len(store.get_metric_history(run_id, "loss")) == 2

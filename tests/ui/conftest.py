@@ -93,7 +93,11 @@ def _seed(folder: Path) -> Seeded:
     )
     assert demo.returncode == 0, demo.stderr
     store = str(store_dir)
-    with tane.start_run(experiment="showcase", name="showcase", store=store) as run:
+    # No git capture: the seed's own git.diff and commit tag, whatever state the checkout
+    # the tests run in is in (a dirty tree's diff would replace them in the background).
+    with tane.start_run(
+        experiment="showcase", name="showcase", store=store, capture={"git": False}
+    ) as run:
         tane.log_params({"lr": 0.01, "depth": 6, "model": "lgbm", "optimizer": "adam"})
         for step in range(300):
             tane.log_metrics({"loss": 1.0 / (step + 1), "acc": 1 - 1.0 / (step + 2)}, step=step)

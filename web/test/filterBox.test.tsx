@@ -90,6 +90,30 @@ describe('FilterBox', () => {
     expect(onSubmit).toHaveBeenCalledWith('metrics.loss < 0.5');
   });
 
+  it('applies the emptied filter on Enter instead of inserting a suggestion', () => {
+    const onSubmit = vi.fn();
+    render(<FilterBox value="metrics.loss < 0.5" keys={keys} onSubmit={onSubmit} />);
+    const input = screen.getByTestId('run-filter') as HTMLInputElement;
+    fireEvent.focus(input);
+    fireEvent.change(input, { target: { value: '', selectionStart: 0 } });
+    expect(screen.queryByRole('listbox')).not.toBeNull(); // the prefixes are offered
+    fireEvent.keyDown(input, { key: 'Enter' });
+    expect(onSubmit).toHaveBeenCalledWith('');
+    expect(input.value).toBe('');
+  });
+
+  it('takes a suggestion picked with the arrows on Enter, even for an empty word', () => {
+    const onSubmit = vi.fn();
+    render(<FilterBox value="" keys={keys} onSubmit={onSubmit} />);
+    const input = screen.getByTestId('run-filter') as HTMLInputElement;
+    fireEvent.focus(input);
+    fireEvent.change(input, { target: { value: '', selectionStart: 0 } });
+    fireEvent.keyDown(input, { key: 'ArrowDown' });
+    fireEvent.keyDown(input, { key: 'Enter' });
+    expect(input.value).toBe('params.');
+    expect(onSubmit).not.toHaveBeenCalled();
+  });
+
   it('shows the server error of the applied filter', () => {
     render(<FilterBox value="metrics.loss <" keys={keys} onSubmit={() => undefined} error={{ message: 'expected a value', position: 14 }} />);
     expect(screen.getByTestId('filter-error').textContent).toContain('expected a value');

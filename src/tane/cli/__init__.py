@@ -94,12 +94,14 @@ _COMMANDS = {
     "pipeline": ("tane.cli.pipelines:pipeline", "Show the project's pipelines."),
     "sweep": ("tane.cli.pipelines:sweep", "Search a pipeline's params with Optuna's samplers."),
     "server": ("tane.cli.server:server", "Serve the store over HTTP (REST API under /api/v1)."),
+    "models": ("tane.cli.models:models", "List registered models, register versions, set aliases."),
     "ui": ("tane.cli.server:ui", "Show the store's runs, pipelines and sweeps in the web UI."),
     "users": ("tane.cli.users:users", "Add and list the users of a server run with --auth."),
     "tokens": ("tane.cli.users:tokens", "Create, list and revoke API tokens (TANE_TOKEN)."),
     "sync": ("tane.cli.sync:sync", "Send the writes spooled while a tane server was down."),
     "catalog": ("tane.cli.pipelines:catalog", "List the datasets of the project's catalog."),
     "push": ("tane.cli.push:push", "Copy runs to a team server (again: nothing copied twice)."),
+    "import": ("tane.cli.import_:import_", "Import MLflow runs (again: nothing twice)."),
 }
 
 

@@ -176,7 +176,7 @@ def create_app(
     """
     from fastapi import Depends
 
-    from tane.server import auth_api, views
+    from tane.server import auth_api, mlflow_api, registry_api, views
     from tane.server.api import router
     from tane.server.auth import Auth, AuthGate, AuthSettings, authorize
     from tane.server.limits import MAX_BODY, MAX_UPLOAD, BodyLimit
@@ -207,6 +207,9 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.include_router(router, dependencies=[Depends(authorize)])
     app.include_router(views.router, dependencies=[Depends(authorize)])
+    app.include_router(registry_api.router, dependencies=[Depends(authorize)])
+    # After every other /api/2.0/mlflow route: it ends with a catch-all for the rest.
+    app.include_router(mlflow_api.router, dependencies=[Depends(authorize)])
     app.include_router(auth_api.public_router)
     if checker is not None:
         app.include_router(auth_api.router)

@@ -216,6 +216,19 @@ def sweep(
     return outcome
 
 
+class _Direct:
+    """What ``tane.should_prune()`` asks in a define-by-run trial: its Optuna trial."""
+
+    def __init__(self, trial: Any) -> None:
+        self.trial = trial
+
+    def should_prune(self, number: int, points: Sequence[tuple[int, float]]) -> bool:
+        for step, value in points:
+            if math.isfinite(value):
+                self.trial.report(float(value), int(step))
+        return bool(self.trial.should_prune())
+
+
 def _one_trial(
     objective: Callable[[Trial], Any],
     trial: Any,
@@ -239,6 +252,10 @@ def _one_trial(
     )
     result.run_id = run.id
     wrapped = Trial(trial, run, settings.objectives[0])
+    from tane.sweep.trial import TrialContext, set_current
+
+    # tane.should_prune() (what the framework callbacks ask) reaches this Optuna trial.
+    set_current(TrialContext(trial.number, settings.objectives[0], _Direct(trial)))  # type: ignore[arg-type]
     try:
         with run:
             try:
@@ -266,6 +283,7 @@ def _one_trial(
         else:
             result.status = "FAILED"
             result.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    set_current(None)
     if result.status == "FINISHED":
         values = [result.metrics[k] for k in settings.objectives]
         tell(study, trial, values if len(values) > 1 else values[0])

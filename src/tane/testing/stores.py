@@ -277,6 +277,42 @@ class StoreConformance:
             "tags": [],
         }
 
+    # -- the model registry ---------------------------------------------------
+
+    def test_register_versions_and_aliases(self, store: Store) -> None:
+        run = store.create_run("0", "trainer")
+        first = store.register_model("iris", f"runs:/{run.id}/model", run.id, "baseline")
+        assert (first.name, first.version, first.run_id) == ("iris", 1, run.id)
+        assert first.uri == "models:/iris/1" and first.description == "baseline"
+        second = store.register_model("iris", "s3://bucket/model")
+        assert second.version == 2 and second.run_id is None
+        store.set_model_alias("iris", "champion", 1)
+        assert store.get_model_version("iris", alias="champion").version == 1
+        assert store.get_model_version("iris").version == 2  # the latest
+        assert store.get_model_version("iris", 1).aliases == ("champion",)
+        store.set_model_alias("iris", "champion", 2)  # moved
+        assert store.get_model_version("iris", alias="champion").source == "s3://bucket/model"
+        assert [v.version for v in store.list_model_versions("iris")] == [2, 1]
+        store.register_model("digits", f"runs:/{run.id}/other")
+        listed = {m.name: m for m in store.list_registered_models()}
+        assert listed["iris"].latest_version == 2
+        assert listed["iris"].aliases == {"champion": 2}
+        assert listed["digits"].aliases == {}
+        store.set_model_alias("iris", "champion", None)
+        assert store.get_model_version("iris", 2).aliases == ()
+        with pytest.raises(NotFound, match="no alias 'champion'"):
+            store.get_model_version("iris", alias="champion")
+        with pytest.raises(NotFound, match="tane models ls"):
+            store.get_model_version("nope")
+        with pytest.raises(NotFound):
+            store.get_model_version("iris", 9)
+        with pytest.raises(NotFound):
+            store.set_model_alias("iris", "best", 9)
+        with pytest.raises(InvalidInput, match="'@'"):
+            store.register_model("a@b", "x")
+        with pytest.raises(RunNotFound):
+            store.register_model("iris", "runs:/x/model", "f" * 32)
+
     def test_search_across_experiments(self, store: Store) -> None:
         self._seed(store)
         names = self._names(

@@ -47,8 +47,7 @@ def status_badge(status: str) -> str:
 def table(rows: Iterable[tuple[str, str]], raw: bool = False) -> str:
     """A two-column table; values are escaped unless ``raw`` (already HTML)."""
     body = "".join(
-        f"<tr><th {_CELL}>{_e(k)}</th><td {_CELL}>{v if raw else _e(v)}</td></tr>"
-        for k, v in rows
+        f"<tr><th {_CELL}>{_e(k)}</th><td {_CELL}>{v if raw else _e(v)}</td></tr>" for k, v in rows
     )
     return f"<table {_TABLE}>{body}</table>"
 

@@ -188,3 +188,54 @@ def float_from_json(value: float | int | str) -> float:
             return special[value.lower()]
         return float(value)
     return float(value)
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version of a model: where it is and which run logged it."""
+
+    name: str
+    version: int
+    source: str
+    run_id: str | None
+    created: int
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def uri(self) -> str:
+        """``models:/<name>/<version>``, what ``tane.load_model`` takes."""
+        return f"models:/{self.name}/{self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "source": self.source,
+            "run_id": self.run_id,
+            "created": self.created,
+            "description": self.description,
+            "aliases": list(self.aliases),
+        }
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A named model with numbered versions and aliases (``champion`` -> 3)."""
+
+    name: str
+    created: int
+    updated: int
+    description: str = ""
+    latest_version: int | None = None
+    aliases: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "created": self.created,
+            "updated": self.updated,
+            "description": self.description,
+            "latest_version": self.latest_version,
+            "aliases": dict(self.aliases),
+        }

@@ -29,6 +29,8 @@ export function FilterBox({ value, onSubmit, keys, error, placeholder }: FilterB
   const [cursor, setCursor] = useState(value.length);
   const [open, setOpen] = useState(false);
   const [active, setActive] = useState(0);
+  // the user moved through the list with the arrow keys: Enter takes the highlighted item
+  const [picked, setPicked] = useState(false);
   const input = useRef<HTMLInputElement>(null);
   const list = useRef<HTMLUListElement>(null);
 
@@ -38,7 +40,10 @@ export function FilterBox({ value, onSubmit, keys, error, placeholder }: FilterB
   const items = result?.items ?? [];
   const shown = open && items.length > 0;
 
-  useEffect(() => setActive(0), [text, cursor]);
+  useEffect(() => {
+    setActive(0);
+    setPicked(false);
+  }, [text, cursor]);
   useEffect(() => {
     const el = list.current?.children[active] as HTMLElement | undefined;
     el?.scrollIntoView?.({ block: 'nearest' });
@@ -60,15 +65,18 @@ export function FilterBox({ value, onSubmit, keys, error, placeholder }: FilterB
   function onKeyDown(e: KeyboardEvent<HTMLInputElement>) {
     if (shown && e.key === 'ArrowDown') {
       e.preventDefault();
+      setPicked(true);
       setActive((a) => (a + 1) % items.length);
     } else if (shown && e.key === 'ArrowUp') {
       e.preventDefault();
+      setPicked(true);
       setActive((a) => (a - 1 + items.length) % items.length);
     } else if (shown && (e.key === 'Tab' || (e.key === 'Enter' && items[active] && !e.ctrlKey && !e.metaKey))) {
-      // Enter accepts a suggestion only when the word is not complete already
+      // Enter accepts a suggestion only when the word is begun and not complete already,
+      // or one was picked with the arrows: Enter in an emptied box applies the empty filter
       const item = items[active];
       const typed = result ? text.slice(result.from, result.to) : '';
-      if (e.key === 'Enter' && (typed === item.insert.trim() || typed === item.label)) {
+      if (e.key === 'Enter' && !picked && (typed.trim() === '' || typed === item.insert.trim() || typed === item.label)) {
         e.preventDefault();
         setOpen(false);
         onSubmit(text.trim());

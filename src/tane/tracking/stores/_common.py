@@ -10,9 +10,9 @@ from typing import Any
 from tane.errors import InvalidInput, ParamConflict, RunNotFound, StoreError, StoreUnavailable
 
 #: The Alembic revision this code writes. A test checks it is the migration head.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 #: Every revision this code can open (older ones are migrated forward).
-KNOWN_REVISIONS = ("0001", "0002")
+KNOWN_REVISIONS = ("0001", "0002", "0003")
 
 KEY_LENGTH = 250
 
@@ -170,3 +170,17 @@ def run_updates(
     if note is not None:
         values["note"] = note
     return values
+
+
+def check_model_name(name: str, what: str = "model name") -> None:
+    """Refuse registry names that could not be written in ``models:/<name>@<alias>``."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(f"{what} is empty: give it a name, such as 'iris-classifier'")
+    if len(name) > KEY_LENGTH:
+        raise InvalidInput(f"{what} {name[:40]!r}... is longer than {KEY_LENGTH} characters")
+    bad = [c for c in ("/", "@", ":") if c in name] + [c for c in name if ord(c) < 32]
+    if bad:
+        raise InvalidInput(
+            f"{what} {name!r} contains {bad[0]!r}: use letters, digits, '.', '_' and '-' "
+            "(it is written in models:/<name>@<alias>)"
+        )

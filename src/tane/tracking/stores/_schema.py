@@ -107,3 +107,38 @@ metrics = sa.Table(
     sa.Column("value", sa.Double, nullable=True),
     sa.Index("ix_metrics_series_step", "series_id", "step"),
 )
+
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("name", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("updated", sa.BigInteger, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column(
+        "name", sa.String(KEY_LENGTH), sa.ForeignKey("registered_models.name"), primary_key=True
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    # The run the model was logged in (None for a model registered from elsewhere) and
+    # where it is: "runs:/<run id>/<artifact path>" or any URI load_model understands.
+    sa.Column("run_id", sa.String(32), nullable=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Index("ix_model_versions_run", "run_id"),
+)
+
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column(
+        "name", sa.String(KEY_LENGTH), sa.ForeignKey("registered_models.name"), primary_key=True
+    ),
+    sa.Column("alias", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)

@@ -11,7 +11,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Literal, NamedTuple, Protocol, runtime_checkable
 
-from tane.tracking.entities import ArtifactInfo, Experiment, Metric, Run, RunStatus
+from tane.tracking.entities import (
+    ArtifactInfo,
+    Experiment,
+    Metric,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    RunStatus,
+)
 
 RunView = Literal["active", "deleted", "all"]
 
@@ -222,6 +230,31 @@ class Store(Protocol):
 
     def download_artifacts(self, run_id: str, path: str, dst: str) -> str:
         """Copy an artifact file or folder under ``dst``; return the local path."""
+        ...
+
+    # the model registry
+    def register_model(
+        self, name: str, source: str, run_id: str | None = None, description: str = ""
+    ) -> ModelVersion:
+        """Add the next version of model ``name`` (created if new) pointing at ``source``."""
+        ...
+
+    def get_model_version(
+        self, name: str, version: int | None = None, alias: str | None = None
+    ) -> ModelVersion:
+        """Return a version by number, by alias, or the latest; raise NotFound."""
+        ...
+
+    def list_registered_models(self) -> list[RegisteredModel]:
+        """Every registered model with its latest version and aliases, by name."""
+        ...
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        """The versions of a model, newest first; raise NotFound for an unknown model."""
+        ...
+
+    def set_model_alias(self, name: str, alias: str, version: int | None) -> None:
+        """Point ``alias`` at a version (None removes it); raise NotFound."""
         ...
 
     def close(self) -> None:

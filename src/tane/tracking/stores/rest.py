@@ -48,6 +48,8 @@ from tane.tracking.entities import (
     ArtifactInfo,
     Experiment,
     Metric,
+    ModelVersion,
+    RegisteredModel,
     Run,
     RunStatus,
     float_from_json,
@@ -148,6 +150,18 @@ def _experiment(data: Mapping[str, Any]) -> Experiment:
         tags=dict(data.get("tags") or {}),
         deleted=bool(data.get("deleted", False)),
         run_count=int(data.get("run_count", 0)),
+    )
+
+
+def _model_version(data: Mapping[str, Any]) -> ModelVersion:
+    return ModelVersion(
+        name=data["name"],
+        version=int(data["version"]),
+        source=data["source"],
+        run_id=data.get("run_id"),
+        created=int(data["created"]),
+        description=data.get("description", ""),
+        aliases=tuple(data.get("aliases", ())),
     )
 
 
@@ -776,6 +790,52 @@ class RestStore:
             exc.text = exc.text or filter_string
             raise
         return RunPage([_run(r) for r in data["runs"]], data.get("next_page_token"))
+
+    # -- the model registry ---------------------------------------------------------
+
+    def register_model(
+        self, name: str, source: str, run_id: str | None = None, description: str = ""
+    ) -> ModelVersion:
+        body = {"source": source, "run_id": run_id, "description": description}
+        return _model_version(self._json("POST", f"/models/{_quote(name)}/versions", json=body))
+
+    def get_model_version(
+        self, name: str, version: int | None = None, alias: str | None = None
+    ) -> ModelVersion:
+        if alias is not None:
+            path = f"/models/{_quote(name)}/aliases/{_quote(alias)}"
+        elif version is not None:
+            path = f"/models/{_quote(name)}/versions/{int(version)}"
+        else:
+            versions = self.list_model_versions(name)
+            if not versions:
+                raise NotFound(f"model {name!r} has no versions")
+            return versions[0]
+        return _model_version(self._json("GET", path))
+
+    def list_registered_models(self) -> list[RegisteredModel]:
+        return [
+            RegisteredModel(
+                name=m["name"],
+                created=m["created"],
+                updated=m["updated"],
+                description=m["description"],
+                latest_version=m["latest_version"],
+                aliases={str(k): int(v) for k, v in m["aliases"].items()},
+            )
+            for m in self._json("GET", "/models")["models"]
+        ]
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        data = self._json("GET", f"/models/{_quote(name)}/versions")
+        return [_model_version(v) for v in data["versions"]]
+
+    def set_model_alias(self, name: str, alias: str, version: int | None) -> None:
+        path = f"/models/{_quote(name)}/aliases/{_quote(alias)}"
+        if version is None:
+            self._request("DELETE", path)
+        else:
+            self._request("PUT", path, json={"version": int(version)})
 
     def get_keys(self, experiment_ids: Sequence[str] | None = None) -> dict[str, list[str]]:
         body = {"experiment_ids": None if experiment_ids is None else list(experiment_ids)}

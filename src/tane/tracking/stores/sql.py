@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from tane.errors import (
     ExperimentNotFound,
     InvalidInput,
+    NotFound,
     RunNotFound,
     SchemaVersionError,
     StoreError,
@@ -39,6 +40,8 @@ from tane.tracking.entities import (
     ArtifactInfo,
     Experiment,
     Metric,
+    ModelVersion,
+    RegisteredModel,
     Run,
     RunStatus,
 )
@@ -46,6 +49,7 @@ from tane.tracking.stores import _schema as t
 from tane.tracking.stores._common import (
     SQLITE_BUSY_MS,
     check_experiment_name,
+    check_model_name,
     check_run_name,
     default_artifact_root,
     deleted_run,
@@ -784,6 +788,152 @@ class SqlStore:
                 rows = _downsampled(conn, cond, max_points)
         return [Metric(key, math.nan if v is None else v, s, ts) for s, ts, v in rows]
 
+    # -- the model registry ----------------------------------------------------------
+
+    def register_model(
+        self, name: str, source: str, run_id: str | None = None, description: str = ""
+    ) -> ModelVersion:
+        check_model_name(name)
+        if not source:
+            raise InvalidInput("a model version needs a source, such as runs:/<run id>/model")
+        if run_id is not None:
+            self.get_run(run_id)  # RunNotFound for an unknown run
+        for _ in range(_RETRIES):
+            now = now_ms()
+            try:
+                with self._write() as conn:
+                    models, versions = t.registered_models, t.model_versions
+                    exists = conn.execute(
+                        sa.select(models.c.name).where(models.c.name == name)
+                    ).first()
+                    if exists is None:
+                        conn.execute(
+                            models.insert().values(
+                                name=name, created=now, updated=now, description=""
+                            )
+                        )
+                    else:
+                        conn.execute(
+                            models.update().where(models.c.name == name).values(updated=now)
+                        )
+                    latest = conn.execute(
+                        sa.select(sa.func.max(versions.c.version)).where(versions.c.name == name)
+                    ).scalar()
+                    number = int(latest or 0) + 1
+                    conn.execute(
+                        versions.insert().values(
+                            name=name,
+                            version=number,
+                            run_id=run_id,
+                            source=source,
+                            created=now,
+                            description=description,
+                        )
+                    )
+                return self.get_model_version(name, number)
+            except sa.exc.IntegrityError:
+                continue  # another writer took this version number: take the next
+        raise StoreUnavailable(f"could not register a version of {name!r}: try again")
+
+    def get_model_version(
+        self, name: str, version: int | None = None, alias: str | None = None
+    ) -> ModelVersion:
+        versions, aliases = t.model_versions, t.model_aliases
+        with self._read() as conn:
+            self._model_exists(conn, name)
+            if alias is not None:
+                found = conn.execute(
+                    sa.select(aliases.c.version).where(
+                        aliases.c.name == name, aliases.c.alias == alias
+                    )
+                ).scalar()
+                if found is None:
+                    raise NotFound(
+                        f"model {name!r} has no alias {alias!r}: `tane models ls {name}` "
+                        "lists its versions and aliases"
+                    )
+                version = int(found)
+            stmt = sa.select(versions).where(versions.c.name == name)
+            if version is None:
+                stmt = stmt.order_by(versions.c.version.desc()).limit(1)
+            else:
+                stmt = stmt.where(versions.c.version == version)
+            row = conn.execute(stmt).first()
+            if row is None:
+                raise NotFound(f"model {name!r} has no version {version}")
+            names = conn.execute(
+                sa.select(aliases.c.alias)
+                .where(aliases.c.name == name, aliases.c.version == row.version)
+                .order_by(aliases.c.alias)
+            ).scalars()
+            return _model_version(row, tuple(names))
+
+    @staticmethod
+    def _model_exists(conn: Connection, name: str) -> None:
+        found = conn.execute(
+            sa.select(t.registered_models.c.name).where(t.registered_models.c.name == name)
+        ).first()
+        if found is None:
+            raise NotFound(f"no registered model named {name!r}: `tane models ls` lists them")
+
+    def list_registered_models(self) -> list[RegisteredModel]:
+        models, versions, aliases = t.registered_models, t.model_versions, t.model_aliases
+        with self._read() as conn:
+            latest = dict(
+                conn.execute(
+                    sa.select(versions.c.name, sa.func.max(versions.c.version)).group_by(
+                        versions.c.name
+                    )
+                ).all()
+            )
+            by_model: dict[str, dict[str, int]] = {}
+            for row in conn.execute(sa.select(aliases)):
+                by_model.setdefault(row.name, {})[row.alias] = row.version
+            rows = conn.execute(sa.select(models).order_by(models.c.name)).all()
+        return [
+            RegisteredModel(
+                name=r.name,
+                created=r.created,
+                updated=r.updated,
+                description=r.description,
+                latest_version=latest.get(r.name),
+                aliases=dict(sorted(by_model.get(r.name, {}).items())),
+            )
+            for r in rows
+        ]
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        versions, aliases = t.model_versions, t.model_aliases
+        with self._read() as conn:
+            self._model_exists(conn, name)
+            named: dict[int, list[str]] = {}
+            for row in conn.execute(
+                sa.select(aliases).where(aliases.c.name == name).order_by(aliases.c.alias)
+            ):
+                named.setdefault(row.version, []).append(row.alias)
+            rows = conn.execute(
+                sa.select(versions)
+                .where(versions.c.name == name)
+                .order_by(versions.c.version.desc())
+            ).all()
+        return [_model_version(r, tuple(named.get(r.version, ()))) for r in rows]
+
+    def set_model_alias(self, name: str, alias: str, version: int | None) -> None:
+        check_model_name(alias, "alias")
+        if version is not None:
+            self.get_model_version(name, version)  # NotFound for an unknown version
+        aliases = t.model_aliases
+        with self._write() as conn:
+            self._model_exists(conn, name)
+            conn.execute(aliases.delete().where(aliases.c.name == name, aliases.c.alias == alias))
+            if version is not None:
+                conn.execute(aliases.insert().values(name=name, alias=alias, version=version))
+            conn.execute(
+                t.registered_models.update()
+                .where(t.registered_models.c.name == name)
+                .values(updated=now_ms())
+            )
+
     def delete_runs(self, run_ids: Sequence[str]) -> None:
         self._set_deleted(run_ids, True)
 
@@ -971,6 +1121,18 @@ def schema_revision(db_url: str) -> str | None:
         raise StoreError(f"cannot read the store database {safe}: {reason}") from None
     finally:
         engine.dispose()
+
+
+def _model_version(row: Any, aliases: tuple[str, ...]) -> ModelVersion:
+    return ModelVersion(
+        name=row.name,
+        version=row.version,
+        source=row.source,
+        run_id=row.run_id,
+        created=row.created,
+        description=row.description,
+        aliases=aliases,
+    )
 
 
 def sql_engine(db_url: str) -> Engine:

@@ -1,1 +1,0 @@
-import{b as e}from"./index-DihMDL71.js";var t=e();function n(e,n=640){let[r,i]=(0,t.useState)(n);return(0,t.useLayoutEffect)(()=>{let t=e.current;if(!t)return;let r=()=>{let e=t.clientWidth;i(e>0?e:n)};if(r(),typeof ResizeObserver>`u`)return;let a=new ResizeObserver(r);return a.observe(t),()=>a.disconnect()},[e,n]),r}export{n as t};
