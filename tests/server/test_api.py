@@ -405,6 +405,7 @@ def test_openapi_spec_has_every_route_with_a_summary(client: Api) -> None:
         ("GET", "/api/v1/experiments"),
         ("POST", "/api/v1/experiments"),
         ("GET", "/api/v1/experiments/{id_or_name}"),
+        ("PATCH", "/api/v1/experiments/{id_or_name}"),
         ("POST", "/api/v1/runs"),
         ("GET", "/api/v1/runs/{run_id}"),
         ("PATCH", "/api/v1/runs/{run_id}"),

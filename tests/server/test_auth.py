@@ -77,6 +77,7 @@ EXPECTED_FOR_STRANGER: dict[tuple[str, str], int] = {
     ("GET", "/api/v1/experiments"): 200,  # ... listing nothing (checked below)
     ("POST", "/api/v1/experiments"): 201,  # anyone may create one (and manages it)
     ("GET", "/api/v1/experiments/{id_or_name}"): 403,
+    ("PATCH", "/api/v1/experiments/{id_or_name}"): 403,
     ("POST", "/api/v1/runs"): 403,
     ("GET", "/api/v1/runs/{run_id}"): 403,
     ("PATCH", "/api/v1/runs/{run_id}"): 403,
@@ -227,6 +228,7 @@ def _bodies(s: Seeded) -> dict[tuple[str, str], dict[str, Any]]:
         ("PATCH", "/api/v1/runs/{run_id}"): {"json": {"note": "mine now"}},
         ("POST", "/api/v1/runs/search"): {"json": {}},
         ("POST", "/api/v1/runs/keys"): {"json": {}},
+        ("PATCH", "/api/v1/experiments/{id_or_name}"): {"json": {"name": "stolen"}},
         ("POST", "/api/v1/models/{name}/versions"): {
             "json": {"source": f"runs:/{run}/model", "run_id": run}
         },
@@ -330,6 +332,7 @@ def test_every_route_refuses_without_credentials_and_without_permission(seeded: 
     assert s.users.get_user("bob").role == "user"
     assert [t.state for t in s.users.list_tokens("admin")] == ["active"]
     assert [v.version for v in s.store.list_model_versions("bob")] == [1]
+    assert s.store.get_experiment(s.experiment.id).name == "secret"
     assert s.store.get_model_version("bob", alias="champion").version == 1
 
 

@@ -24,6 +24,7 @@ from tane.server.schemas import (
     ExperimentIn,
     ExperimentListOut,
     ExperimentOut,
+    ExperimentPatch,
     HeartbeatIn,
     HistoriesIn,
     HistoriesOut,
@@ -123,6 +124,19 @@ def create_experiment(body: ExperimentIn, store: StoreDep, request: Request) -> 
 )
 def get_experiment(id_or_name: str, store: StoreDep) -> ExperimentOut:
     return ExperimentOut.of(store.get_experiment(id_or_name))
+
+
+@router.patch(
+    "/experiments/{id_or_name}",
+    summary="Rename, delete or restore an experiment, or set its tags",
+    tags=["experiments"],
+    openapi_extra={"x-tane-permission": "manage"},
+)
+def update_experiment(id_or_name: str, body: ExperimentPatch, store: StoreDep) -> ExperimentOut:
+    updated = store.update_experiment(
+        id_or_name, name=body.name, deleted=body.deleted, tags=body.tags or None
+    )
+    return ExperimentOut.of(updated)
 
 
 # -- runs ----------------------------------------------------------------------

@@ -293,3 +293,9 @@ class HistoriesOut(_Model):
     """One metric's history for each run (an empty list where the run never logged it)."""
 
     histories: dict[str, list[MetricOut]]
+
+
+class ExperimentPatch(_Request):
+    name: str | None = Field(default=None, description="A new name.")
+    deleted: bool | None = Field(default=None, description="True deletes, False restores.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags to set.")

@@ -277,6 +277,31 @@ class StoreConformance:
             "tags": [],
         }
 
+    def test_rename_delete_restore_and_tag_an_experiment(self, store: Store) -> None:
+        exp = store.create_experiment("draft", {"team": "a"})
+        run = store.create_run(exp.id, "r")
+        renamed = store.update_experiment(exp.id, name="final", tags={"stage": "prod"})
+        assert (renamed.id, renamed.name) == (exp.id, "final")
+        assert renamed.tags == {"team": "a", "stage": "prod"}
+        assert store.get_experiment("final").id == exp.id
+        assert store.get_run(run.id).experiment_id == exp.id
+        with pytest.raises(ExperimentNotFound):
+            store.get_experiment("draft")
+        again = store.update_experiment("final", tags={"team": "b"})
+        assert again.tags == {"team": "b", "stage": "prod"}
+        gone = store.update_experiment("final", deleted=True)
+        assert gone.deleted
+        assert "final" not in {e.name for e in store.list_experiments()}
+        assert "final" in {e.name for e in store.list_experiments(include_deleted=True)}
+        assert not store.update_experiment(exp.id, deleted=False).deleted
+        store.create_experiment("taken")
+        with pytest.raises(InvalidInput, match="already exists"):
+            store.update_experiment(exp.id, name="taken")
+        with pytest.raises(InvalidInput, match="default experiment"):
+            store.update_experiment("0", name="mine")
+        with pytest.raises(ExperimentNotFound):
+            store.update_experiment("nope", name="x")
+
     # -- the model registry ---------------------------------------------------
 
     def test_register_versions_and_aliases(self, store: Store) -> None:

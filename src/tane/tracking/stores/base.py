@@ -114,6 +114,21 @@ class Store(Protocol):
         """Return every experiment with its run count and last activity."""
         ...
 
+    def update_experiment(
+        self,
+        id_or_name: str,
+        *,
+        name: str | None = None,
+        deleted: bool | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Experiment:
+        """Rename, soft-delete or restore an experiment, or set tags on it; return it.
+
+        Raise ExperimentNotFound, or InvalidInput for a taken name or for
+        renaming or deleting the default experiment.
+        """
+        ...
+
     # runs
     def create_run(
         self,

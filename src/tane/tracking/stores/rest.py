@@ -657,6 +657,18 @@ class RestStore:
                         return exp
         raise StoreError(f"store {self.uri}: experiment {name!r} could be neither read nor created")
 
+    def update_experiment(
+        self,
+        id_or_name: str,
+        *,
+        name: str | None = None,
+        deleted: bool | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Experiment:
+        body: dict[str, Any] = {"name": name, "deleted": deleted, "tags": dict(tags or {})}
+        path = f"/experiments/{_quote(id_or_name)}"
+        return _experiment(self._json("PATCH", path, json=body, idempotent=True))
+
     def list_experiments(self, include_deleted: bool = False) -> list[Experiment]:
         params = {"include_deleted": "true"} if include_deleted else {}
         data = self._json("GET", "/experiments", params=params)

@@ -36,6 +36,7 @@ from tane.errors import (
 )
 from tane.tracking.artifacts import ArtifactRepository
 from tane.tracking.entities import (
+    DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     ArtifactInfo,
     Experiment,
@@ -291,6 +292,52 @@ class SqlStore:
             raise InvalidInput(
                 f"experiment {name!r} already exists: use it, or pick another name"
             ) from None
+        return self.get_experiment(str(exp_id))
+
+    def update_experiment(
+        self,
+        id_or_name: str,
+        *,
+        name: str | None = None,
+        deleted: bool | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Experiment:
+        exp_id = self._experiment_id(id_or_name)
+        is_default = str(exp_id) == DEFAULT_EXPERIMENT_ID
+        if is_default and (name is not None or deleted):
+            raise InvalidInput(
+                f"the default experiment {DEFAULT_EXPERIMENT_NAME!r} cannot be renamed or "
+                "deleted: create another experiment instead"
+            )
+        values: dict[str, Any] = {}
+        if name is not None:
+            values["name"] = check_experiment_name(name)
+        if deleted is not None:
+            values["deleted"] = deleted
+        try:
+            with self._write() as conn:
+                if values:
+                    conn.execute(
+                        t.experiments.update().where(t.experiments.c.id == exp_id).values(**values)
+                    )
+                if tags:
+                    _upsert(
+                        conn,
+                        t.experiment_tags,
+                        [
+                            {"experiment_id": exp_id, "key": check_key(k, "tag"), "value": str(v)}
+                            for k, v in tags.items()
+                        ],
+                        ["experiment_id", "key"],
+                        ["value"],
+                    )
+        except sa.exc.IntegrityError:
+            raise InvalidInput(f"experiment {name!r} already exists: pick another name") from None
+        if name is not None:
+            # Names are cached as never changing: forget this experiment's old ones.
+            with self._lock:
+                for key in [k for k, v in self._experiment_ids.items() if v == exp_id]:
+                    del self._experiment_ids[key]
         return self.get_experiment(str(exp_id))
 
     def get_or_create_experiment(self, name: str) -> Experiment:

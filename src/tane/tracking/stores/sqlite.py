@@ -326,6 +326,19 @@ class SqliteStore:
     def list_experiments(self, include_deleted: bool = False) -> list[Experiment]:
         return self.full().list_experiments(include_deleted)
 
+    def update_experiment(
+        self,
+        id_or_name: str,
+        *,
+        name: str | None = None,
+        deleted: bool | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Experiment:
+        updated = self.full().update_experiment(id_or_name, name=name, deleted=deleted, tags=tags)
+        if name is not None:
+            self._experiment_ids.clear()  # names are cached as never changing
+        return updated
+
     # -- runs ------------------------------------------------------------------
 
     def create_run(
