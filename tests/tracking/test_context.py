@@ -552,3 +552,39 @@ def test_runs_started_by_tools_use_the_working_directory(tmp_path: Path) -> None
     console.write_text("#!python")
     assert not context._is_user_script(str(console))
     assert not context._is_user_script("<stdin>")
+
+
+def test_a_file_the_run_logs_wins_over_the_captured_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Context capture writes git.diff in the background: never over the run's own."""
+    import subprocess
+
+    import tane
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.com")
+    git("config", "user.name", "t")
+    (repo / "train.py").write_text("lr = 0.1\n")
+    git("add", "train.py")
+    git("commit", "-q", "-m", "first")
+    (repo / "train.py").write_text("lr = 0.2\n")  # dirty: capture makes a git.diff
+    monkeypatch.chdir(repo)
+    store = str(tmp_path / "store")
+    for _ in range(3):
+        with tane.start_run(experiment="ctx", store=store) as run:
+            tane.log_text("my own diff", "git.diff")
+        client = tane.Client(store)
+        with client.store.open_artifact(run.id, "git.diff") as fh:
+            assert fh.read() == b"my own diff"
+    # Without a file of the run's own, the captured diff is there.
+    with tane.start_run(experiment="ctx", store=store) as plain:
+        pass
+    with tane.Client(store).store.open_artifact(plain.id, "git.diff") as fh:
+        assert b"lr = 0.2" in fh.read()

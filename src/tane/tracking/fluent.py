@@ -444,12 +444,22 @@ def _lazy_run(store: Store, parent: ActiveRun, name: str | None, tags: dict[str,
     )
 
 
+def _artifact_exists(active: ActiveRun, path: str) -> bool:
+    folder = path.rpartition("/")[0]
+    try:
+        return any(a.path == path for a in active.store.list_artifacts(active.id, folder))
+    except Exception:  # an unlisted folder is a folder without that file
+        return False
+
+
 def _start_context(active: ActiveRun, settings: Any) -> None:
     from tane.tracking.context import capture_artifacts
 
     def save_artifacts() -> None:
         try:
             for path, data in capture_artifacts(settings).items():
+                if _artifact_exists(active, path):
+                    continue  # the run logged its own file of that name meanwhile: it wins
                 active.store.log_artifact_bytes(active.id, path, data)
         except Exception as exc:  # context is a courtesy: never fail the run for it
             log.debug("tane: context capture failed: %s", exc)
