@@ -130,10 +130,10 @@ MLFLOW_FOR_STRANGER: dict[tuple[str, str], int] = {
     ("GET", "/mlflow/experiments/get"): 403,
     ("GET", "/mlflow/experiments/get-by-name"): 403,
     ("POST", "/mlflow/experiments/search"): 200,  # ... finding nothing (checked below)
-    ("POST", "/mlflow/experiments/update"): 501,  # not implemented: changes nothing
-    ("POST", "/mlflow/experiments/delete"): 501,
-    ("POST", "/mlflow/experiments/restore"): 501,
-    ("POST", "/mlflow/experiments/set-experiment-tag"): 501,
+    ("POST", "/mlflow/experiments/update"): 403,  # needs manage
+    ("POST", "/mlflow/experiments/delete"): 403,
+    ("POST", "/mlflow/experiments/restore"): 403,
+    ("POST", "/mlflow/experiments/set-experiment-tag"): 403,
     ("POST", "/mlflow/runs/create"): 403,
     ("GET", "/mlflow/runs/get"): 403,
     ("POST", "/mlflow/runs/update"): 403,
@@ -162,6 +162,18 @@ MLFLOW_FOR_STRANGER: dict[tuple[str, str], int] = {
     ("GET", "/mlflow-artifacts/artifacts/{path}"): 403,
     ("PUT", "/mlflow-artifacts/artifacts/{path}"): 403,
     ("DELETE", "/mlflow-artifacts/artifacts/{path}"): 501,  # not implemented
+    # The registry: any user reads it; registering or aliasing a run's model needs edit.
+    ("POST", "/mlflow/registered-models/create"): 400,  # "bob" exists (creating stores nothing)
+    ("GET", "/mlflow/registered-models/get"): 200,
+    ("GET", "/mlflow/registered-models/search"): 200,
+    ("POST", "/mlflow/registered-models/get-latest-versions"): 200,
+    ("POST", "/mlflow/model-versions/create"): 403,
+    ("GET", "/mlflow/model-versions/get"): 200,
+    ("GET", "/mlflow/model-versions/get-download-uri"): 200,
+    ("GET", "/mlflow/model-versions/search"): 200,
+    ("POST", "/mlflow/registered-models/alias"): 403,
+    ("DELETE", "/mlflow/registered-models/alias"): 403,
+    ("GET", "/mlflow/registered-models/alias"): 200,
 }
 for _prefix in ("/api/2.0", "/ajax-api/2.0"):
     for (_method, _path), _code in MLFLOW_FOR_STRANGER.items():
@@ -212,6 +224,33 @@ def _mlflow_bodies(s: Seeded) -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/mlflow/logged-models/search"): {"json": {"experiment_ids": [exp]}},
         ("GET", "/mlflow-artifacts/artifacts"): {"params": {"path": f"{exp}/{run}/artifacts"}},
         ("PUT", "/mlflow-artifacts/artifacts/{path}"): {"content": b"overwritten"},
+        ("POST", "/mlflow/experiments/update"): {"json": {**ids, "new_name": "stolen"}},
+        ("POST", "/mlflow/experiments/delete"): {"json": ids},
+        ("POST", "/mlflow/experiments/restore"): {"json": ids},
+        ("POST", "/mlflow/experiments/set-experiment-tag"): {
+            "json": {**ids, "key": "owner", "value": "alice"}
+        },
+        ("POST", "/mlflow/registered-models/create"): {"json": {"name": "bob"}},
+        ("GET", "/mlflow/registered-models/get"): {"params": {"name": "bob"}},
+        ("GET", "/mlflow/registered-models/search"): {"params": {}},
+        ("POST", "/mlflow/registered-models/get-latest-versions"): {"json": {"name": "bob"}},
+        ("POST", "/mlflow/model-versions/create"): {
+            "json": {"name": "bob", "source": f"runs:/{run}/model", "run_id": run}
+        },
+        ("GET", "/mlflow/model-versions/get"): {"params": {"name": "bob", "version": "1"}},
+        ("GET", "/mlflow/model-versions/get-download-uri"): {
+            "params": {"name": "bob", "version": "1"}
+        },
+        ("GET", "/mlflow/model-versions/search"): {"params": {"filter": "name = 'bob'"}},
+        ("POST", "/mlflow/registered-models/alias"): {
+            "json": {"name": "bob", "alias": "champion", "version": "1"}
+        },
+        ("DELETE", "/mlflow/registered-models/alias"): {
+            "json": {"name": "bob", "alias": "champion"}
+        },
+        ("GET", "/mlflow/registered-models/alias"): {
+            "params": {"name": "bob", "alias": "champion"}
+        },
     }
     return {
         (method, prefix + path): kwargs
@@ -334,6 +373,8 @@ def test_every_route_refuses_without_credentials_and_without_permission(seeded: 
     assert [v.version for v in s.store.list_model_versions("bob")] == [1]
     assert s.store.get_experiment(s.experiment.id).name == "secret"
     assert s.store.get_model_version("bob", alias="champion").version == 1
+    experiment = s.store.get_experiment(s.experiment.id)
+    assert experiment.name == "secret" and not experiment.deleted and experiment.tags == {}
 
 
 def test_levels_read_edit_manage(seeded: Seeded) -> None:

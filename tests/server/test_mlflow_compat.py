@@ -225,8 +225,7 @@ def test_sklearn_log_model_and_load_model_round_trip(
     mlflow.set_experiment("models")
     with mlflow.start_run() as run:
         mlflow.log_param("C", 1.0)
-        # (skops, the default format, is not installed here)
-        info = mlflow.sklearn.log_model(fitted, name="model", serialization_format="cloudpickle")
+        info = mlflow.sklearn.log_model(fitted, name="model")
     loaded = mlflow.sklearn.load_model(info.model_uri)
     assert (loaded.predict(x) == fitted.predict(x)).all()
     by_run = mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model")
@@ -240,7 +239,7 @@ def test_sklearn_log_model_and_load_model_round_trip(
     assert model.source_run_id == run.info.run_id and model.status.to_int() == 2  # READY
     assert model.name == "model"
     # A model logged outside any run gets a run of its own.
-    alone = mlflow.sklearn.log_model(fitted, name="standalone", serialization_format="cloudpickle")
+    alone = mlflow.sklearn.log_model(fitted, name="standalone")
     assert (mlflow.sklearn.load_model(alone.model_uri).predict(x) == fitted.predict(x)).all()
     holder = backend.get_run(mlflow.MlflowClient().get_logged_model(alone.model_id).source_run_id)
     assert holder.name == "standalone" and holder.status is RunStatus.FINISHED
@@ -248,6 +247,91 @@ def test_sklearn_log_model_and_load_model_round_trip(
         [run.info.experiment_id], filter_string="name = 'standalone'"
     )
     assert [m.model_id for m in found] == [alone.model_id]
+
+
+@pytest.mark.filterwarnings("ignore:.*type hint:UserWarning")
+def test_registered_model_name_registers_versions_in_tanes_registry(
+    tracking: str, backend: SqlStore
+) -> None:
+    import numpy as np
+    from mlflow.exceptions import MlflowException
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]])
+    y = np.array([0, 1, 0, 1])
+    first = LogisticRegression().fit(x, y)
+    second = LogisticRegression(C=0.01).fit(x, 1 - y)
+    # -- the MLflow script, unchanged: each log_model registers the next version --
+    mlflow.set_experiment("registry")
+    with mlflow.start_run() as run_1:
+        info_1 = mlflow.sklearn.log_model(first, name="model", registered_model_name="iris")
+    with mlflow.start_run() as run_2:
+        info_2 = mlflow.sklearn.log_model(second, name="model", registered_model_name="iris")
+    assert (info_1.registered_model_version, info_2.registered_model_version) == ("1", "2")
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias("iris", "champion", 1)
+    # -- tane's registry holds them, with their runs --
+    versions = backend.list_model_versions("iris")
+    assert [(v.version, v.run_id) for v in versions] == [
+        (2, run_2.info.run_id),
+        (1, run_1.info.run_id),
+    ]
+    assert versions[1].source == f"models:/{info_1.model_id}"
+    assert backend.get_model_version("iris", alias="champion").version == 1
+    # -- and MLflow loads them through the server --
+    champion = mlflow.sklearn.load_model("models:/iris@champion")
+    assert (champion.predict(x) == first.predict(x)).all()
+    latest = mlflow.pyfunc.load_model("models:/iris/2")
+    assert (latest.predict(x) == second.predict(x)).all()
+    version = client.get_model_version_by_alias("iris", "champion")
+    assert version.version == "1" and version.run_id == run_1.info.run_id
+    assert version.aliases == ["champion"] and version.source == f"models:/{info_1.model_id}"
+    assert client.get_model_version("iris", "2").source == f"models:/{info_2.model_id}"
+    with pytest.warns(FutureWarning):  # deprecated by MLflow, answered all the same
+        (newest,) = client.get_latest_versions("iris")
+    assert newest.version == "2"
+    found = client.search_model_versions("name = 'iris'")
+    assert [v.version for v in found] == ["2", "1"]
+    by_run = client.search_model_versions(f"run_id = '{run_1.info.run_id}'")
+    assert [(v.name, v.version) for v in by_run] == [("iris", "1")]
+    model = client.get_registered_model("iris")
+    assert model.aliases == {"champion": "1"}
+    assert [v.version for v in model.latest_versions] == ["2"]
+    assert [m.name for m in client.search_registered_models("name LIKE 'ir%'")] == ["iris"]
+    client.delete_registered_model_alias("iris", "champion")
+    with pytest.raises(MlflowException) as gone:
+        client.get_model_version_by_alias("iris", "champion")
+    assert gone.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert backend.get_model_version("iris").version == 2
+
+
+def test_mlflow_client_renames_deletes_restores_and_tags_experiments(
+    tracking: str, backend: SqlStore
+) -> None:
+    from mlflow.entities import ViewType
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient()
+    exp_id = client.create_experiment("before")
+    client.create_experiment("taken")
+    client.rename_experiment(exp_id, "after")
+    assert backend.get_experiment(exp_id).name == "after"
+    assert client.get_experiment_by_name("after").experiment_id == exp_id
+    with pytest.raises(MlflowException) as taken:
+        client.rename_experiment(exp_id, "taken")
+    assert taken.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    client.set_experiment_tag(exp_id, "owner", "ml")
+    assert backend.get_experiment(exp_id).tags == {"owner": "ml"}
+    client.delete_experiment(exp_id)
+    assert backend.get_experiment(exp_id).deleted
+    assert client.get_experiment(exp_id).lifecycle_stage == "deleted"
+    deleted = client.search_experiments(view_type=ViewType.DELETED_ONLY)
+    assert [e.experiment_id for e in deleted] == [exp_id]
+    client.restore_experiment(exp_id)
+    assert not backend.get_experiment(exp_id).deleted
+    with pytest.raises(MlflowException) as default:
+        client.delete_experiment("0")
+    assert default.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
 def test_unimplemented_endpoints_answer_mlflow_errors(tracking: str, backend: SqlStore) -> None:
@@ -268,9 +352,11 @@ def test_unimplemented_endpoints_answer_mlflow_errors(tracking: str, backend: Sq
     bad = requests.post(tracking + "/api/2.0/mlflow/runs/create", data=b"{not json", timeout=30)
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     client = mlflow.MlflowClient()
-    with pytest.raises(MlflowException, match="experiments/delete") as refused:
-        client.delete_experiment("0")
-    assert refused.value.error_code == "NOT_IMPLEMENTED"
+    # Registry endpoints tane does not implement (stages, renames, tags) too.
+    backend.register_model("iris", "runs:/0123/model")
+    with pytest.raises(MlflowException, match="registered-models/rename") as refused:
+        client.rename_registered_model("iris", "setosa")
+    assert refused.value.error_code == "ENDPOINT_NOT_FOUND"
     with pytest.raises(MlflowException) as bad_filter:
         client.search_runs(["0"], "metrics.acc >>> 1")
     assert bad_filter.value.error_code == "INVALID_PARAMETER_VALUE"
@@ -334,10 +420,48 @@ def test_mlflow_clients_authenticate_with_tokens_or_passwords(
     assert [m.value for m in store.get_metric_history(run.info.run_id, "acc")] == [0.5]
 
 
+@pytest.mark.filterwarnings("ignore:.*type hint:UserWarning")
+def test_registering_needs_edit_on_the_models_run(
+    secured: tuple[LiveServer, AuthStore, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+    from mlflow.exceptions import MlflowException
+    from sklearn.linear_model import LogisticRegression
+
+    srv, _users, store = secured
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", srv.url)
+    mlflow.set_tracking_uri(srv.url)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "alice")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
+    fitted = LogisticRegression().fit(np.array([[0.0], [1.0]]), np.array([0, 1]))
+    mlflow.set_experiment("alices-models")
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(fitted, name="model", registered_model_name="iris")
+    assert info.registered_model_version == "1"
+    # bob holds no permission on alice's experiment: he reads the registry, changes nothing.
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "bob")
+    client = mlflow.MlflowClient()
+    assert client.get_registered_model("iris").aliases == {}
+    for attempt in (
+        lambda: client.create_model_version("iris", f"models:/{info.model_id}"),
+        lambda: client.create_model_version("iris", "s3://bucket/model"),  # no run: admins
+        lambda: client.set_registered_model_alias("iris", "champion", 1),
+    ):
+        with pytest.raises(MlflowException) as refused:
+            attempt()
+        assert refused.value.error_code == "PERMISSION_DENIED"
+    with pytest.raises(MlflowException) as refused:
+        client.delete_experiment(store.get_experiment("alices-models").id)
+    assert refused.value.error_code == "PERMISSION_DENIED"
+    assert [v.version for v in store.list_model_versions("iris")] == [1]
+    assert not store.get_experiment("alices-models").deleted
+
+
 def test_malformed_requests_are_refused_never_500(tracking: str, backend: SqlStore) -> None:
     import requests
 
     run = backend.create_run("0", "target")
+    backend.register_model("5", f"runs:/{run.id}/model", run.id)
     routes = [
         ("POST", "/api/2.0/mlflow/experiments/create"),
         ("GET", "/api/2.0/mlflow/experiments/get"),
@@ -358,6 +482,20 @@ def test_malformed_requests_are_refused_never_500(tracking: str, backend: SqlSto
         ("POST", "/api/2.0/mlflow/logged-models"),
         ("POST", "/api/2.0/mlflow/logged-models/search"),
         ("GET", "/api/2.0/mlflow/logged-models/m-nothing"),
+        ("POST", "/api/2.0/mlflow/experiments/update"),
+        ("POST", "/api/2.0/mlflow/experiments/delete"),
+        ("POST", "/api/2.0/mlflow/experiments/set-experiment-tag"),
+        ("POST", "/api/2.0/mlflow/registered-models/create"),
+        ("GET", "/api/2.0/mlflow/registered-models/get"),
+        ("GET", "/api/2.0/mlflow/registered-models/search"),
+        ("POST", "/api/2.0/mlflow/registered-models/get-latest-versions"),
+        ("POST", "/api/2.0/mlflow/model-versions/create"),
+        ("GET", "/api/2.0/mlflow/model-versions/get"),
+        ("GET", "/api/2.0/mlflow/model-versions/get-download-uri"),
+        ("GET", "/api/2.0/mlflow/model-versions/search"),
+        ("POST", "/api/2.0/mlflow/registered-models/alias"),
+        ("DELETE", "/api/2.0/mlflow/registered-models/alias"),
+        ("GET", "/api/2.0/mlflow/registered-models/alias"),
         ("GET", "/api/2.0/mlflow-artifacts/artifacts"),
         ("GET", "/api/2.0/mlflow-artifacts/artifacts/0/x/artifacts/../../etc"),
     ]
@@ -381,7 +519,12 @@ def test_malformed_requests_are_refused_never_500(tracking: str, backend: SqlSto
             "experiment_ids": ["nope"],
             "view_type": "SIDEWAYS",
             "run_view_type": "SIDEWAYS",
+            "source": "models:/m-nothing",
+            "version": "first",
+            "alias": "@",
+            "stages": 3,
         },
+        {"name": "5", "version": 99, "alias": "nobody", "source": "runs:/nothing/model"},
     ]
     for method, path in routes:
         for body in bad_bodies:

@@ -20,13 +20,21 @@ The mapping:
   its record the artifact ``.mlflow/logged-models/<model_id>.json``; the run's tag
   ``tane.mlflow.models`` lists its models. The model id names the run:
   ``m-<run_id>-<8 hex>``;
-- dataset inputs (``log_input``) become tags ``tane.mlflow.dataset.<name>``.
+- dataset inputs (``log_input``) become tags ``tane.mlflow.dataset.<name>``;
+- registered models, versions and aliases are tane's registry (``tane models``): a
+  version keeps the source the client sends (``models:/m-...`` from MLflow 3's
+  ``log_model(..., registered_model_name=...)``) and the run it lies in; its download
+  URI is the artifact proxy's. A model exists from its first version on (creating an
+  empty one stores nothing), and the registry keeps no tags and no stages (every
+  version is in stage "None").
 
 Errors are answered in MLflow's shape, ``{"error_code": ..., "message": ...}``,
 with MLflow's codes; an endpoint tane does not implement is a 404
 ``ENDPOINT_NOT_FOUND`` naming it. With ``--auth`` every handler checks the
 experiment of the run or experiment named in the query or body (the routes
-declare ``x-tane-permission: user``).
+declare ``x-tane-permission: user``). Changing an experiment needs manage on it; any
+signed-in user reads the registry, and registering or aliasing a version needs edit on
+its run's experiment (admin for a version no run holds).
 """
 
 from __future__ import annotations
@@ -62,7 +70,16 @@ from tane.errors import (
 from tane.server.api import CHUNK_SIZE, StoreDep
 from tane.server.auth import Access, access_of
 from tane.tracking.artifacts import safe_artifact_path
-from tane.tracking.entities import Experiment, Run, RunStatus, float_from_json, float_to_json
+from tane.tracking.entities import (
+    Experiment,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    RunStatus,
+    float_from_json,
+    float_to_json,
+)
+from tane.tracking.stores._common import check_model_name
 from tane.tracking.stores.base import RunView, Store
 
 logger = logging.getLogger(__name__)
@@ -191,7 +208,7 @@ Body = dict[str, Any]
 
 
 async def _body(request: Request) -> Body:
-    """The request's fields: the query string of a GET or DELETE, else the JSON body."""
+    """The request's fields: the query string, and the JSON body of all but a GET."""
     fields: Body = {}
     for key, value in request.query_params.multi_items():
         if key in fields:
@@ -199,7 +216,7 @@ async def _body(request: Request) -> Body:
             fields[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
         else:
             fields[key] = value
-    if request.method in ("GET", "DELETE"):
+    if request.method == "GET":
         return fields
     raw = await request.body()
     if not raw.strip():
@@ -611,35 +628,49 @@ def _order_experiments(found: list[Experiment], order_by: list[str]) -> list[Exp
     return ordered
 
 
-def _unsupported(what: str) -> JSONResponse:
-    return error_response(
-        "NOT_IMPLEMENTED",
-        f"{what} is not supported by tane's MLflow compatibility API: tane's store cannot "
-        "change experiments yet",
-        501,
-    )
+def _manageable(store: Store, request: Request, body: Body) -> Experiment:
+    experiment = _experiment_by_id(store, _text(body, "experiment_id"))
+    access_of(request).require(experiment.id, "manage")
+    return experiment
 
 
 @_route(_api, "POST", "/mlflow/experiments/update")
-def update_experiment() -> JSONResponse:
-    return _unsupported("renaming an experiment (POST /api/2.0/mlflow/experiments/update)")
+def update_experiment(body: BodyDep, store: StoreDep, request: Request) -> JSONResponse:
+    experiment = _manageable(store, request, body)
+    name = _text(body, "new_name")
+    if name != experiment.name:
+        try:
+            _experiment_by_name(store, name)
+        except NotFound:
+            pass
+        else:
+            raise MlflowError(
+                "RESOURCE_ALREADY_EXISTS", f"Experiment '{name}' already exists.", 400
+            )
+        store.update_experiment(experiment.id, name=name)
+    return _ok()
 
 
 @_route(_api, "POST", "/mlflow/experiments/delete")
-def delete_experiment() -> JSONResponse:
-    return _unsupported("deleting an experiment (POST /api/2.0/mlflow/experiments/delete)")
+def delete_experiment(body: BodyDep, store: StoreDep, request: Request) -> JSONResponse:
+    experiment = _manageable(store, request, body)
+    store.update_experiment(experiment.id, deleted=True)
+    return _ok()
 
 
 @_route(_api, "POST", "/mlflow/experiments/restore")
-def restore_experiment() -> JSONResponse:
-    return _unsupported("restoring an experiment (POST /api/2.0/mlflow/experiments/restore)")
+def restore_experiment(body: BodyDep, store: StoreDep, request: Request) -> JSONResponse:
+    experiment = _manageable(store, request, body)
+    store.update_experiment(experiment.id, deleted=False)
+    return _ok()
 
 
 @_route(_api, "POST", "/mlflow/experiments/set-experiment-tag")
-def set_experiment_tag() -> JSONResponse:
-    return _unsupported(
-        "setting an experiment tag (POST /api/2.0/mlflow/experiments/set-experiment-tag)"
-    )
+def set_experiment_tag(body: BodyDep, store: StoreDep, request: Request) -> JSONResponse:
+    experiment = _manageable(store, request, body)
+    key = _text(body, "key")
+    store.update_experiment(experiment.id, tags={key: _text(body, "value", default="")})
+    return _ok()
 
 
 # -- runs ----------------------------------------------------------------------------
@@ -1185,6 +1216,351 @@ def search_logged_models(body: BodyDep, store: StoreDep, request: Request) -> JS
     return _ok(answer)
 
 
+# -- the model registry ---------------------------------------------------------------
+#
+# MLflow's registered models and versions are tane's (``tane models``): a version keeps
+# the source the client sends (``models:/m-...`` for a logged model, ``runs:/...`` or an
+# artifact URI) and its run. MLflow's stages are not kept: every version is in "None".
+
+
+def _logged_model_id(source: str) -> str | None:
+    """The logged model a ``models:/m-...`` source names, else None."""
+    rest = source.removeprefix("models:/").strip("/")
+    if source.startswith("models:/") and rest.startswith("m-") and "/" not in rest:
+        return rest
+    return None
+
+
+def _run_of_source(source: str) -> str | None:
+    """The run a version's source lies in, when tane can tell (None for other URIs)."""
+    model_id = _logged_model_id(source)
+    if model_id is not None:
+        return _model_run_id(model_id)
+    if source.startswith("runs:/"):
+        return source.removeprefix("runs:/").strip("/").partition("/")[0] or None
+    if source.startswith("mlflow-artifacts:/"):
+        parts = [p for p in source.removeprefix("mlflow-artifacts:").split("/") if p]
+        if len(parts) >= 3 and parts[2] == "artifacts":
+            return parts[1]
+    return None
+
+
+def _download_uri(store: Store, version: ModelVersion) -> str:
+    """Where an MLflow client downloads a version: through this server's artifact proxy."""
+    source = version.source
+    model_id = _logged_model_id(source)
+    if model_id is not None:
+        return str(_model_json(_read_model(store, model_id))["info"]["artifact_uri"])
+    if source.startswith("runs:/"):
+        run_id, _, path = source.removeprefix("runs:/").strip("/").partition("/")
+        run = store.get_run(run_id)
+        return f"{run_artifact_uri(run)}/{safe_artifact_path(path or 'model')}"
+    return source
+
+
+def _version_json(version: ModelVersion) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": version.name,
+        "version": str(version.version),
+        "creation_timestamp": version.created,
+        "last_updated_timestamp": version.created,
+        "current_stage": "None",
+        "description": version.description,
+        "source": version.source,
+        "status": "READY",
+        "tags": [],
+        "aliases": list(version.aliases),
+    }
+    if version.run_id:
+        out["run_id"] = version.run_id
+    model_id = _logged_model_id(version.source)
+    if model_id:
+        out["model_id"] = model_id
+    return out
+
+
+def _registered_json(store: Store, model: RegisteredModel) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": model.name,
+        "creation_timestamp": model.created,
+        "last_updated_timestamp": model.updated,
+        "description": model.description,
+        "tags": [],
+        "aliases": [{"alias": a, "version": str(v)} for a, v in sorted(model.aliases.items())],
+    }
+    if model.latest_version is not None:
+        latest = store.get_model_version(model.name, model.latest_version)
+        out["latest_versions"] = [_version_json(latest)]
+    return out
+
+
+def _registered(store: Store, name: str) -> RegisteredModel:
+    for model in store.list_registered_models():
+        if model.name == name:
+            return model
+    raise NotFound(f"Registered Model with name={name} not found")
+
+
+def _version_number(body: Body) -> int:
+    number = _int(body, "version")
+    if number is None:
+        raise InvalidInput("Missing value for required parameter 'version'.")
+    return number
+
+
+def _may_change(request: Request, run_ids: list[str | None]) -> None:
+    """Registering a run's model (or aliasing it) needs edit on its experiment; else admin."""
+    access = access_of(request)
+    known = [r for r in run_ids if r]
+    if not known:
+        access.require_admin()
+    for run_id in known:
+        access.require_run(run_id, "edit")
+
+
+def _no_tags(body: Body, what: str) -> None:
+    if _list(body, "tags"):
+        raise InvalidInput(f"tane's model registry keeps no tags on {what}: leave out 'tags'")
+
+
+@_route(_api, "POST", "/mlflow/registered-models/create")
+def create_registered_model(body: BodyDep, store: StoreDep) -> JSONResponse:
+    name = _text(body, "name")
+    check_model_name(name)
+    _no_tags(body, "registered models")
+    if _text(body, "description", default=""):
+        raise InvalidInput(
+            "tane's model registry takes a description per version, not per model: "
+            "leave out 'description'"
+        )
+    try:
+        _registered(store, name)
+    except NotFound:
+        pass
+    else:
+        raise MlflowError(
+            "RESOURCE_ALREADY_EXISTS", f"Registered Model (name={name}) already exists.", 400
+        )
+    # tane keeps a model from its first version on: nothing to store yet.
+    now = int(time.time() * 1000)
+    model = RegisteredModel(name=name, created=now, updated=now)
+    return _ok({"registered_model": _registered_json(store, model)})
+
+
+@_route(_api, "GET", "/mlflow/registered-models/get")
+def get_registered_model(body: BodyDep, store: StoreDep) -> JSONResponse:
+    model = _registered(store, _text(body, "name"))
+    return _ok({"registered_model": _registered_json(store, model)})
+
+
+_NAME_CLAUSE = re.compile(
+    r"\s*(?:attributes?\.)?name\s*(?P<op>!=|=|\bI?LIKE\b)\s*'(?P<value>(?:[^'\\]|\\.)*)'\s*",
+    re.IGNORECASE,
+)
+_VERSION_CLAUSE = re.compile(
+    r"""\s*(?:attributes?\.)?(?P<key>name|run_id|source_path|version_number)\s*
+    (?P<op>!=|=|\bI?LIKE\b)\s*(?P<value>'(?:[^'\\]|\\.)*'|\d+)\s*""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+_REGISTRY_TAG_CLAUSE = re.compile(
+    r"""\s*tags?\.(?:`[^`]+`|"[^"]+"|[\w.\-/:]+)\s*(?P<op>!=|<>|=|\bI?LIKE\b)\s*
+    (?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def _tag_clause(clause: str) -> bool | None:
+    """Whether a registry entry meets a ``tags.<key>`` clause: it has no tags (so only
+    ``!=`` holds, as for the client's ``tags.`mlflow.prompt.is_prompt` != 'true'``);
+    None when the clause is not about a tag."""
+    found = _REGISTRY_TAG_CLAUSE.fullmatch(clause)
+    return None if found is None else found["op"] in ("!=", "<>")
+
+
+def _page(body: Body, items: list[Any], default: int, most: int) -> tuple[list[Any], str | None]:
+    """One page of ``items`` (MLflow's registry searches page by offset too)."""
+    offset = _offset_of(_text(body, "page_token", default="") or None)
+    size = _int(body, "max_results") or default
+    if not 1 <= size <= most:
+        raise InvalidInput(f"max_results={size} must be between 1 and {most}")
+    following = _page_token(offset + size) if offset + size < len(items) else None
+    return items[offset : offset + size], following
+
+
+def _ordered(
+    items: list[Any], order_by: list[str], keys: Mapping[str, Callable[[Any], Any]]
+) -> None:
+    for clause in reversed(order_by):
+        words = clause.split()
+        key = keys.get(words[0].lower().removeprefix("attributes.")) if words else None
+        if (
+            key is None
+            or len(words) > 2
+            or (len(words) == 2 and words[1].upper() not in ("ASC", "DESC"))
+        ):
+            raise InvalidInput(
+                f"invalid order_by clause {clause!r}: use one of {', '.join(keys)} "
+                "followed by ASC or DESC"
+            )
+        items.sort(key=key, reverse=len(words) == 2 and words[1].upper() == "DESC")
+
+
+@_route(_api, "GET", "/mlflow/registered-models/search")
+def search_registered_models(body: BodyDep, store: StoreDep) -> JSONResponse:
+    tests: list[tuple[str, str]] = []
+    for clause in _split_and(_text(body, "filter", default="")):
+        tagged = _tag_clause(clause)
+        if tagged is not None:
+            if not tagged:
+                return _ok({"registered_models": []})
+            continue
+        found = _NAME_CLAUSE.fullmatch(clause)
+        if found is None:
+            raise InvalidInput(
+                f"unsupported registered model filter {clause.strip()!r}: tane answers "
+                "filters on name with =, !=, LIKE or ILIKE and on tags (there are none), "
+                "joined by AND"
+            )
+        tests.append((found["op"].upper(), found["value"].replace("\\'", "'")))
+    models = [
+        m
+        for m in store.list_registered_models()
+        if all(_compare(op, m.name, value) for op, value in tests)
+    ]
+    _ordered(
+        models,
+        [str(o) for o in _list(body, "order_by")],
+        {
+            "name": lambda m: m.name,
+            "creation_timestamp": lambda m: m.created,
+            "last_updated_timestamp": lambda m: m.updated,
+        },
+    )
+    page, following = _page(body, models, 100, 1000)
+    answer: dict[str, Any] = {"registered_models": [_registered_json(store, m) for m in page]}
+    if following:
+        answer["next_page_token"] = following
+    return _ok(answer)
+
+
+@_route(_api, "POST", "/mlflow/registered-models/get-latest-versions")
+def get_latest_versions(body: BodyDep, store: StoreDep) -> JSONResponse:
+    model = _registered(store, _text(body, "name"))
+    stages = {str(s).lower() for s in _list(body, "stages")}
+    if model.latest_version is None or (stages and "none" not in stages):
+        return _ok({"model_versions": []})  # every version is in stage "None"
+    latest = store.get_model_version(model.name, model.latest_version)
+    return _ok({"model_versions": [_version_json(latest)]})
+
+
+@_route(_api, "POST", "/mlflow/model-versions/create")
+def create_model_version(body: BodyDep, store: StoreDep, request: Request) -> JSONResponse:
+    name = _text(body, "name")
+    source = _text(body, "source")
+    _no_tags(body, "model versions")
+    run_id = _text(body, "run_id", default="") or None
+    model_id = _text(body, "model_id", default="") or _logged_model_id(source)
+    source_run = _run_of_source(source)
+    model_run = _model_run_id(model_id) if model_id else None
+    _may_change(request, [run_id, source_run, model_run])
+    if model_id:
+        _read_model(store, model_id)  # NotFound for an unknown logged model
+    made = store.register_model(
+        name, source, run_id or source_run or model_run, _text(body, "description", default="")
+    )
+    return _ok({"model_version": _version_json(made)})
+
+
+@_route(_api, "GET", "/mlflow/model-versions/get")
+def get_model_version(body: BodyDep, store: StoreDep) -> JSONResponse:
+    found = store.get_model_version(_text(body, "name"), _version_number(body))
+    return _ok({"model_version": _version_json(found)})
+
+
+@_route(_api, "GET", "/mlflow/model-versions/get-download-uri")
+def get_model_version_download_uri(body: BodyDep, store: StoreDep) -> JSONResponse:
+    found = store.get_model_version(_text(body, "name"), _version_number(body))
+    return _ok({"artifact_uri": _download_uri(store, found)})
+
+
+@_route(_api, "GET", "/mlflow/model-versions/search")
+def search_model_versions(body: BodyDep, store: StoreDep) -> JSONResponse:
+    tests: list[tuple[str, str, Any]] = []
+    for clause in _split_and(_text(body, "filter", default="")):
+        tagged = _tag_clause(clause)
+        if tagged is not None:
+            if not tagged:
+                return _ok({"model_versions": []})
+            continue
+        found = _VERSION_CLAUSE.fullmatch(clause)
+        if found is None:
+            raise InvalidInput(
+                f"unsupported model version filter {clause.strip()!r}: tane answers filters "
+                "on name, run_id, source_path and version_number with =, !=, LIKE or ILIKE "
+                "and on tags (there are none), joined by AND"
+            )
+        raw = found["value"]
+        value: Any = raw[1:-1].replace("\\'", "'") if raw.startswith("'") else int(raw)
+        key = found["key"].lower()
+        if key == "version_number" and isinstance(value, str) and value.isdigit():
+            value = int(value)
+        tests.append((key, found["op"].upper(), value))
+    names = [v for k, op, v in tests if k == "name" and op == "="]
+    if names:
+        try:
+            versions = store.list_model_versions(str(names[0]))
+        except NotFound:
+            versions = []
+    else:
+        versions = [
+            v for m in store.list_registered_models() for v in store.list_model_versions(m.name)
+        ]
+    fields: dict[str, Callable[[ModelVersion], Any]] = {
+        "name": lambda v: v.name,
+        "run_id": lambda v: v.run_id,
+        "source_path": lambda v: v.source,
+        "version_number": lambda v: v.version,
+        "creation_timestamp": lambda v: v.created,
+        "last_updated_timestamp": lambda v: v.created,
+    }
+    for key, op, value in tests:
+        versions = [v for v in versions if _compare(op, fields[key](v), value)]
+    versions.sort(key=lambda v: (v.name, -v.version))
+    versions.sort(key=lambda v: v.created, reverse=True)
+    _ordered(versions, [str(o) for o in _list(body, "order_by")], fields)
+    page, following = _page(body, versions, 10_000, 200_000)
+    answer: dict[str, Any] = {"model_versions": [_version_json(v) for v in page]}
+    if following:
+        answer["next_page_token"] = following
+    return _ok(answer)
+
+
+@_route(_api, "POST", "/mlflow/registered-models/alias")
+def set_registered_model_alias(body: BodyDep, store: StoreDep, request: Request) -> JSONResponse:
+    name, alias = _text(body, "name"), _text(body, "alias")
+    target = store.get_model_version(name, _version_number(body))
+    _may_change(request, [target.run_id])
+    store.set_model_alias(name, alias, target.version)
+    return _ok()
+
+
+@_route(_api, "DELETE", "/mlflow/registered-models/alias")
+def delete_registered_model_alias(body: BodyDep, store: StoreDep, request: Request) -> JSONResponse:
+    name, alias = _text(body, "name"), _text(body, "alias")
+    target = store.get_model_version(name, alias=alias)
+    _may_change(request, [target.run_id])
+    store.set_model_alias(name, alias, None)
+    return _ok()
+
+
+@_route(_api, "GET", "/mlflow/registered-models/alias")
+def get_model_version_by_alias(body: BodyDep, store: StoreDep) -> JSONResponse:
+    found = store.get_model_version(_text(body, "name"), alias=_text(body, "alias"))
+    return _ok({"model_version": _version_json(found)})
+
+
 # -- the artifact proxy (mlflow-artifacts:/<experiment>/<run>/artifacts/<path>) -------------
 
 
@@ -1281,7 +1657,8 @@ def _not_found(request: Request) -> JSONResponse:
         "ENDPOINT_NOT_FOUND",
         f"tane does not implement the MLflow endpoint {request.method} {request.url.path}: "
         "it answers MLflow's tracking API (experiments, runs, metrics, artifacts, logged "
-        "models); see docs/server.md, 'MLflow clients'",
+        "models) and the model registry's models, versions and aliases; see "
+        "docs/server.md, 'MLflow clients'",
         404,
     )
 
