@@ -381,3 +381,23 @@ def test_cli(sources: dict[str, tuple[str, Path]], tmp_path: Path) -> None:
         main, ["--store", target, "import", "mlflow", "--from", "http://127.0.0.1:9"]
     )
     assert down.exit_code == 1 and "cannot reach the MLflow server" in down.output
+
+
+def test_import_from_an_mlflow_server_over_http(tmp_path: Path) -> None:
+    """The http(s):// source, read with MLflow's REST client. The server is a tane server
+    answering MLflow's REST API (tests/server/test_mlflow_compat.py checks that API
+    against the mlflow client): the same client calls as against `mlflow server`."""
+    from tane.server import create_app
+    from tane.testing.server import LiveServer
+    from tane.tracking.stores.sql import SqlStore
+
+    served = SqlStore(f"sqlite:///{tmp_path / 'server.db'}", str(tmp_path / "server-artifacts"))
+    with LiveServer(app=create_app(store=served)) as server:
+        fill(server.url, tmp_path / "source")
+        target = open_store(str(tmp_path / "tane"))
+        report = import_mlflow(server.url, target)
+        assert len(report.imported) >= 5
+        check_copy(server.url, target, tmp_path / "scratch")
+        again = import_mlflow(server.url, target)
+        assert all(r.resumed for r in again.imported)  # only the running run, nothing twice
+    served.close()
