@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from typing import TYPE_CHECKING, Any
 
@@ -10,10 +9,11 @@ import click
 
 from tane.cli import CliError
 from tane.cli._context import NoStore, state
-from tane.cli._format import human_bytes, short_id
+from tane.cli._copying import CopyDisplay, count
+from tane.cli._format import human_bytes
 
 if TYPE_CHECKING:
-    from tane.integrations.mlflow_import import ImportedRun, ImportEvent, ImportReport
+    from tane.integrations.mlflow_import import ImportReport
 
 
 @click.group(name="import")
@@ -87,82 +87,27 @@ def _import(source: str, target: Any, experiments: tuple[str, ...], dry_run: boo
     return report
 
 
-class _Display:
+class _Display(CopyDisplay):
     """A line per run imported; a progress bar on a terminal while it goes."""
 
     def __init__(self, dry_run: bool) -> None:
-        from tane.cli._render import console
-
-        self.out = console()
-        self.dry_run = dry_run
-        self.planned = 0
-        self.done = 0
-        self.progress: Any = None
-        self.task: Any = None
-        self.tty = sys.stderr.isatty()
-
-    def event(self, event: ImportEvent) -> None:
-        """Show one step of the import."""
-        if event.kind == "plan":
-            self.planned = event.count
-            if self.tty and event.count and not self.dry_run:
-                self._start_bar(event.count)
-        elif event.kind == "start" and self.progress is not None:
-            self.progress.update(self.task, description=event.name, status="")
-        elif event.kind == "points" and self.progress is not None:
-            self.progress.update(self.task, status=f"+{event.count} points")
-        elif event.kind == "artifact" and self.progress is not None:
-            self.progress.update(self.task, status=f"{event.detail} ({human_bytes(event.count)})")
-        elif event.kind == "done" and event.imported is not None:
-            self.done += 1
-            self._line(event.imported)
-            if self.progress is not None:
-                self.progress.advance(self.task)
-
-    def _start_bar(self, total: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        from tane.cli._render import console
-
-        self.progress = Progress(
-            TextColumn("importing {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("[cyan]{task.fields[status]}"),
-            console=console(stderr=True),
-            transient=True,
+        super().__init__(
+            dry_run,
+            doing="importing",
+            done="imported",
+            would="would import",
+            result="imported",
+            width=12,
         )
-        self.progress.start()
-        self.task = self.progress.add_task("", total=total, status="")
 
-    def _line(self, imported: ImportedRun) -> None:
-        from rich.text import Text
-
-        verb = "would import" if self.dry_run else "completed" if imported.resumed else "imported"
-        line = Text.assemble(
-            (f"  {verb:<12} ", "green"),
-            (short_id(imported.source_id), "bold cyan"),
-            f" {imported.name}",
-            (f"  {imported.experiment}  {imported.status}", "dim"),
-        )
-        if not self.dry_run:
-            line.append(
-                f"  {_count(imported.points, 'point')}, {_count(imported.artifacts, 'artifact')} "
-                f"({human_bytes(imported.bytes)})  -> {short_id(imported.target_id)}",
-                style="dim",
-            )
-        self.out.print(line)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+    def detail(self, copied: Any) -> str:
+        return f"  {copied.status}"
 
 
 def _summary(report: ImportReport, store: str) -> None:
     for note in report.notes:
         click.echo(f"Note: {note}.")
-    runs = _count(len(report.imported), "run")
+    runs = count(len(report.imported), "run")
     if report.dry_run:
         head = f"Dry run: would import {runs} from {report.source}; nothing was written."
     elif not report.imported:
@@ -172,7 +117,7 @@ def _summary(report: ImportReport, store: str) -> None:
         completed = f" ({resumed} completed from an earlier import)" if resumed else ""
         head = (
             f"Imported {runs}{completed} from {report.source} into {store}: "
-            f"{_count(report.points, 'point')}, {_count(report.artifacts, 'artifact')} "
+            f"{count(report.points, 'point')}, {count(report.artifacts, 'artifact')} "
             f"({human_bytes(report.bytes)})."
         )
     click.echo(head)
@@ -189,10 +134,6 @@ def _summary(report: ImportReport, store: str) -> None:
         click.echo("Skipped: " + ", ".join(skipped) + ".")
     if report.running and not report.dry_run:
         click.echo(
-            f"{_count(len(report.running), 'run')} still running in MLflow: imported as "
+            f"{count(len(report.running), 'run')} still running in MLflow: imported as "
             "they are; import again once they end to bring the rest."
         )
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n:,} {word}{'s' if n != 1 else ''}"

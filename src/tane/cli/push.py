@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from tane.cli import CliError
 from tane.cli._context import NoStore, state
-from tane.cli._format import human_bytes, short_id
+from tane.cli._copying import CopyDisplay, count
+from tane.cli._format import human_bytes
 
 if TYPE_CHECKING:
-    from tane.tracking.push import PushEvent, PushReport
+    from tane.tracking.push import PushReport
 
 
 @click.command()
@@ -134,77 +134,17 @@ def _same_location(source: str, target: str, location: Any) -> bool:
     return normal(source) == normal(target)
 
 
-class _Display:
+class _Display(CopyDisplay):
     """A line per run pushed; a progress bar on a terminal while it goes."""
 
     def __init__(self, to: str, dry_run: bool) -> None:
-        from tane.cli._render import console
-
-        self.out = console()
+        super().__init__(
+            dry_run, doing="pushing", done="pushed", would="would push", result="pushed", width=10
+        )
         self.to = to
-        self.dry_run = dry_run
-        self.planned = 0
-        self.done = 0
-        self.progress: Any = None
-        self.task: Any = None
-        self.tty = sys.stderr.isatty()
 
-    def event(self, event: PushEvent) -> None:
-        """Show one step of the push."""
-        if event.kind == "plan":
-            self.planned = event.count
-            if self.tty and event.count and not self.dry_run:
-                self._start_bar(event.count)
-        elif event.kind == "start" and event.run is not None and self.progress is not None:
-            self.progress.update(self.task, description=f"{event.run.name}", status="")
-        elif event.kind == "points" and self.progress is not None:
-            self.progress.update(self.task, status=f"+{event.count} points")
-        elif event.kind == "artifact" and self.progress is not None:
-            self.progress.update(self.task, status=f"{event.detail} ({human_bytes(event.count)})")
-        elif event.kind == "done" and event.pushed is not None:
-            self.done += 1
-            self._line(event.pushed)
-            if self.progress is not None:
-                self.progress.advance(self.task)
-
-    def _start_bar(self, total: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        from tane.cli._render import console
-
-        self.progress = Progress(
-            TextColumn("pushing {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("[cyan]{task.fields[status]}"),
-            console=console(stderr=True),
-            transient=True,
-        )
-        self.progress.start()
-        self.task = self.progress.add_task("", total=total, status="")
-
-    def _line(self, pushed: Any) -> None:
-        from rich.text import Text
-
-        verb = "would push" if self.dry_run else "completed" if pushed.resumed else "pushed"
-        line = Text.assemble(
-            (f"  {verb:<10} ", "green"),
-            (short_id(pushed.source_id), "bold cyan"),
-            f" {pushed.name}",
-            (f"  {pushed.experiment}", "dim"),
-        )
-        if not self.dry_run:
-            line.append(
-                f"  {_count(pushed.points, 'point')}, {_count(pushed.artifacts, 'artifact')} "
-                f"({human_bytes(pushed.bytes)})  -> {short_id(pushed.target_id)}",
-                style="dim",
-            )
-        self.out.print(line)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+    def name_of(self, event: Any) -> str:
+        return str(event.run.name) if event.run is not None else ""
 
 
 def _summary(report: PushReport, include_running: bool) -> None:
@@ -216,7 +156,7 @@ def _summary(report: PushReport, include_running: bool) -> None:
         skipped.append(f"{len(report.running)} running{hint}")
     if report.deleted:
         skipped.append(f"{report.deleted} deleted")
-    runs = _count(len(report.pushed), "run")
+    runs = count(len(report.pushed), "run")
     if report.dry_run:
         head = f"Dry run: would push {runs} to {report.target}; nothing was copied."
     elif not report.pushed:
@@ -225,8 +165,8 @@ def _summary(report: PushReport, include_running: bool) -> None:
         resumed = sum(1 for r in report.pushed if r.resumed)
         completed = f" ({resumed} completed from an earlier push)" if resumed else ""
         head = (
-            f"Pushed {runs}{completed} to {report.target}: {_count(report.points, 'point')}, "
-            f"{_count(report.artifacts, 'artifact')} ({human_bytes(report.bytes)})."
+            f"Pushed {runs}{completed} to {report.target}: {count(report.points, 'point')}, "
+            f"{count(report.artifacts, 'artifact')} ({human_bytes(report.bytes)})."
         )
     click.echo(head)
     if report.experiments_created:
@@ -236,7 +176,3 @@ def _summary(report: PushReport, include_running: bool) -> None:
         click.echo(f"{what} {verb} there: {names}.")
     if skipped:
         click.echo("Skipped: " + ", ".join(skipped) + ".")
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n:,} {word}{'s' if n != 1 else ''}"
