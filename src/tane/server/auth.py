@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import threading
 import time
@@ -391,8 +392,6 @@ class AuthGate:
             principal = await run_in_threadpool(self.auth.authenticate, request)
             if principal.via == "session" and request.method not in _SAFE_METHODS:
                 sent = request.headers.get(CSRF_HEADER, "")
-                import hmac
-
                 if (
                     not sent
                     or principal.csrf is None
