@@ -292,13 +292,16 @@ def _select(
 
 
 def _parents_first(runs: Mapping[str, Run]) -> list[Run]:
-    """The runs in start order, each parent directly followed by its children (depth first)."""
+    """The runs in start order, each parent directly followed by its children (depth first).
+
+    Runs started in the same millisecond (a multirun's jobs) keep their name order.
+    """
     children: dict[str | None, list[Run]] = {}
     for run in runs.values():
         parent = run.parent_id if run.parent_id in runs else None
         children.setdefault(parent, []).append(run)
     for group in children.values():
-        group.sort(key=lambda r: (r.start_time, r.id), reverse=True)
+        group.sort(key=lambda r: (r.start_time, r.name or "", r.id), reverse=True)
     ordered: list[Run] = []
     stack = list(children.get(None, []))
     while stack:
