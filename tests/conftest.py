@@ -138,6 +138,28 @@ def moto_endpoint() -> Iterator[str]:
         proc.wait()
 
 
+@pytest.fixture(scope="session")
+def ray_address() -> Iterator[str]:
+    """A local Ray instance with 2 CPUs (in a child process), shut down at the end."""
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        pytest.fail("the Ray tests need ray: scripts/test installs it (tane[ray])")
+    from tane.testing.ray_head import RayHead
+
+    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_ADDRESS")}
+    with RayHead(num_cpus=2) as head:
+        os.environ["RAY_AUTH_MODE"] = head.env["RAY_AUTH_MODE"]
+        try:
+            yield head.address
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[LiveServer]:
     """A real uvicorn server on 127.0.0.1, one per test module (see ``backend``)."""

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -89,17 +87,6 @@ def make_project(root: Path, pkg: str = "demo_pkg", kedro: bool = False) -> Path
         (root / "conf" / "catalog.yaml").write_text(catalog)
     (root / "conf" / "local" / "credentials.yaml").write_text("db:\n  password: hunter2\n")
     return root
-
-
-@pytest.fixture(autouse=True)
-def _fresh_imports() -> Iterator[None]:
-    """Each test's project package is imported from its own folder."""
-    path, modules = list(sys.path), set(sys.modules)
-    yield
-    sys.path[:] = path
-    for name in set(sys.modules) - modules:
-        if name.split(".")[0] in ("demo_pkg", "kedro_pkg"):
-            del sys.modules[name]
 
 
 @pytest.fixture

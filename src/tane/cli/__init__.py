@@ -102,6 +102,10 @@ _COMMANDS = {
     "catalog": ("tane.cli.pipelines:catalog", "List the datasets of the project's catalog."),
     "push": ("tane.cli.push:push", "Copy runs to a team server (again: nothing copied twice)."),
     "import": ("tane.cli.import_:import_", "Import MLflow runs (again: nothing twice)."),
+    "export": (
+        "tane.cli.export:export",
+        "Export a pipeline as an Airflow DAG or a Kubeflow pipeline.",
+    ),
 }
 
 

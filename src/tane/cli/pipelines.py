@@ -83,10 +83,22 @@ def _selection(pipeline_help: str) -> Callable[[F], F]:
 @click.option(
     "-r",
     "--runner",
-    type=click.Choice(["sequential", "thread", "process"]),
+    type=click.Choice(["sequential", "thread", "process", "ray"]),
     default="sequential",
     show_default=True,
-    help="How nodes are executed.",
+    help="How nodes are executed: in order, on threads, on processes, or as Ray tasks.",
+)
+@click.option(
+    "--address",
+    metavar="ADDRESS",
+    help="With --runner ray: the cluster (auto, HOST:PORT or ray://HOST:10001). Default: "
+    "RAY_ADDRESS, else ray: address: in tane.yaml, else a new local Ray instance.",
+)
+@click.option(
+    "--intermediates",
+    metavar="URL",
+    help="Keep memory datasets as pickles under URL (a folder, s3://...), so runs of "
+    "separate nodes in separate processes hand them to each other.",
 )
 @click.option(
     "-j",
@@ -125,6 +137,8 @@ def run(
     tags: tuple[str, ...],
     namespace: str | None,
     runner: str,
+    address: str | None,
+    intermediates: str | None,
     jobs: int | None,
     multirun: bool,
     no_cache: bool,
@@ -147,6 +161,8 @@ def run(
         os.environ["TANE_STORE"] = cli.store_option  # jobs and workers inherit it
     if jobs is not None and jobs < 1:
         raise InvalidInput(f"--jobs must be at least 1, got {jobs}")
+    if address and runner != "ray":
+        raise InvalidInput("--address is the Ray cluster of --runner ray: add --runner ray")
     side_by_side = multirun or resume is not None
     options = RunOptions(
         pipeline=pipeline_name,
@@ -160,6 +176,8 @@ def run(
         use_cache=not no_cache,
         env=env,
         progress=not side_by_side,
+        address=address,
+        intermediates=intermediates,
     )
     project = PipelineProject.find(env=env)
     progress = ConsoleProgress(pipeline_name) if options.progress else None
@@ -168,7 +186,12 @@ def run(
         app.print_config(list(overrides), resolve=False)
         return
     if side_by_side:
-        results = app.multirun(list(overrides), jobs or 1, resume, name)
+        if runner == "ray":
+            app.cluster()  # started here once; the jobs' processes join it (RAY_ADDRESS)
+        try:
+            results = app.multirun(list(overrides), jobs or 1, resume, name)
+        finally:
+            app.close()
         if any(r.status != "FINISHED" for r in results):
             sys.exit(1)
         return
@@ -177,6 +200,7 @@ def run(
     finally:
         if progress is not None:
             progress.close()
+        app.close()
     _report(app, run_id)
 
 
@@ -225,7 +249,19 @@ def run(
     type=int,
     default=1,
     metavar="N",
-    help="Trials side by side in N worker processes.",
+    help="Trials side by side: N worker processes, or N Ray tasks with --launcher ray.",
+)
+@click.option(
+    "--launcher",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where trials run: this machine's processes, or Ray tasks on a cluster.",
+)
+@click.option(
+    "--address",
+    metavar="ADDRESS",
+    help="With --launcher ray: the cluster (auto, HOST:PORT or ray://HOST:10001).",
 )
 @click.option("--no-cache", is_flag=True, help="Run every node of every trial.")
 @click.option("-e", "--env", metavar="NAME", help="Kedro layout: the conf/<NAME> folder.")
@@ -249,6 +285,8 @@ def sweep(
     target: float | None,
     constraint: str | None,
     jobs: int,
+    launcher: str,
+    address: str | None,
     no_cache: bool,
     env: str | None,
     experiment: str | None,
@@ -271,6 +309,8 @@ def sweep(
         os.environ["TANE_STORE"] = cli.store_option
     if jobs < 1:
         raise InvalidInput(f"--jobs must be at least 1, got {jobs}")
+    if address and launcher != "ray":
+        raise InvalidInput("--address is the Ray cluster of --launcher ray: add --launcher ray")
     options = RunOptions(
         pipeline=pipeline_name,
         nodes=_names(nodes),
@@ -280,6 +320,7 @@ def sweep(
         use_cache=not no_cache,
         env=env,
         progress=False,
+        address=address,
     )
     project = PipelineProject.find(env=env)
     app = PipelineApp(project, options, experiment)
@@ -294,7 +335,10 @@ def sweep(
         target=target,
         constraint=constraint,
     )
-    outcome = app.sweep(list(overrides), app.sweep_settings(args), jobs, resume, name)
+    try:
+        outcome = app.sweep(list(overrides), app.sweep_settings(args), jobs, resume, name, launcher)
+    finally:
+        app.close()
     _cache_report(outcome)
 
 

@@ -365,11 +365,12 @@ class TaneApp:
         n_jobs: int = 1,
         resume: str | None = None,
         name: str | None = None,
+        launcher: str = "local",
     ) -> Any:
         """Search the sweep overrides with a sampler: a parent run, a child run per trial."""
         from tane.sweep.run import run_sweep
 
-        return run_sweep(self, list(overrides), settings, n_jobs, resume, name)
+        return run_sweep(self, list(overrides), settings, n_jobs, resume, name, launcher)
 
     entry: Any = None  # the decorated wrapper: what worker processes unpickle
 

@@ -7,7 +7,9 @@ or hands the node to the executor: inline (``sequential``), a thread pool
 (``thread``) or a pool of spawned processes (``process``). Loading inputs,
 calling the function, saving persisted outputs and hashing them happen in the
 executor; memory outputs come back to the scheduler, which keeps them for the
-nodes downstream and in the cache.
+nodes downstream and in the cache. On Ray (``ray``, see ``tane.cluster``) each
+node is a task and memory outputs stay in Ray's object store: the scheduler
+holds references and hands them to the tasks downstream.
 
 This module knows nothing of tracking: a :class:`RunObserver` hears about every
 node, and the session (``tane.pipeline.session``) records what it hears.
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from tane.cluster import RayValue
 from tane.errors import DatasetError, PipelineError
 from tane.pipeline.cache import Entry, NodeCache, OutputRecord, memory_hash, node_key
 from tane.pipeline.node import ALL_PARAMS, PARAMS_PREFIX, Node, is_param
@@ -35,8 +38,8 @@ if TYPE_CHECKING:
     from tane.pipeline.datasets import Dataset
     from tane.pipeline.pipeline import Pipeline
 
-RunnerName = Literal["sequential", "thread", "process"]
-RUNNERS: tuple[str, ...] = ("sequential", "thread", "process")
+RunnerName = Literal["sequential", "thread", "process", "ray"]
+RUNNERS: tuple[str, ...] = ("sequential", "thread", "process", "ray")
 NodeStatus = Literal["ran", "cached", "failed", "not run"]
 
 
@@ -158,6 +161,7 @@ def run(
     worker_setup: Callable[[], None] | None = None,
     resume_hint: str = "tane run",
     reuse: bool = True,
+    cluster: Any = None,
 ) -> PipelineResult:
     """Run a pipeline and return what happened; raise NodeFailed when a node fails.
 
@@ -166,7 +170,7 @@ def run(
         catalog: Where inputs come from and outputs go; names it lacks are
             memory datasets. Default: an empty catalog.
         params: The config ``params:`` inputs read (a dict or DictConfig).
-        runner: ``sequential``, ``thread`` or ``process``.
+        runner: ``sequential``, ``thread``, ``process`` or ``ray``.
         jobs: Workers for the thread and process runners (default: CPU count).
         cache: Skip nodes whose code, params and inputs are unchanged.
         observers: Objects with the :class:`RunObserver` methods.
@@ -177,6 +181,8 @@ def run(
         resume_hint: The command a failure message suggests.
         reuse: False to run every node (``--no-cache``); the cache is still
             written, and file hashes still remembered.
+        cluster: For ``ray``: a :class:`tane.cluster.RayCluster` (default: one
+            connected here, with ``RAY_ADDRESS`` or a new local instance).
     """
     from tane.pipeline.catalog import DataCatalog
 
@@ -197,7 +203,21 @@ def run(
     if runner == "process":
         _check_picklable(pipeline)
     executor: Executor | None = None
-    if runner == "thread":
+    own_cluster = None
+    if runner == "ray":
+        from tane.cluster import RayCluster
+
+        if cluster is None:
+            cluster = own_cluster = RayCluster.connect(num_cpus=jobs)
+        try:
+            cluster.check_resources(pipeline.nodes)
+        except BaseException:
+            if own_cluster is not None:
+                own_cluster.close()
+            raise
+        keep = cache.max_bytes // 4 if cache is not None and cache.store_memory else 0
+        executor = cluster.executor(worker_setup, keep_bytes=keep, hash_memory=cache is not None)
+    elif runner == "thread":
         from concurrent.futures import ThreadPoolExecutor
 
         executor = ThreadPoolExecutor(jobs or os.cpu_count() or 2, thread_name_prefix="tane-node")
@@ -217,6 +237,8 @@ def run(
     finally:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+        if own_cluster is not None:
+            own_cluster.close()
         if cache is not None:
             cache.flush()
 
@@ -457,8 +479,12 @@ class _Scheduler:
 
     def _remake(self, node: Node) -> None:
         """Run a cached node again, here and now, for the memory outputs it lost."""
+        inputs = {
+            name: ("value", item[1].fetch()) if isinstance(item[1], RayValue) else item
+            for name, item in self.inputs_for(node).items()
+        }
         try:
-            done = _execute(node, self.inputs_for(node), self.outputs_for(node))
+            done = _execute(node, inputs, self.outputs_for(node))
         except _Attempts as exc:
             raise self.failed(node, exc.cause, {}, exc.attempts) from exc.cause
         for name, value in done.memory.items():
@@ -544,7 +570,12 @@ class _Scheduler:
                     release(node)
                 else:
                     outputs = self.outputs_for(node)
-                    running[executor.submit(_execute, node, inputs, outputs)] = (node, key, inputs)
+                    submit_node = getattr(executor, "submit_node", None)
+                    if submit_node is not None:  # Ray: memory inputs stay in its object store
+                        future = submit_node(node, inputs, outputs)
+                    else:
+                        future = executor.submit(_execute, node, inputs, outputs)
+                    running[future] = (node, key, inputs)
             if not running:
                 if ready and failure is None:
                     continue
@@ -574,7 +605,10 @@ class _Scheduler:
         if failure is None:
             for name in sorted(self.pipeline.outputs()):
                 if self.dataset(name) is None:
-                    self.result.outputs[name] = self.value(name)
+                    value = self.value(name)
+                    self.result.outputs[name] = (
+                        value.fetch() if isinstance(value, RayValue) else value
+                    )
         for obs in self.observers:
             obs.pipeline_finished(self.result)
         if failure is not None:
@@ -635,6 +669,15 @@ class _Scheduler:
             self.memory[name] = value
             if self.cache is None:
                 continue  # no cache: memory values are not pickled just for a hash
+            if isinstance(value, RayValue):  # hashed by the worker; kept there
+                self.hashes[name] = value.digest
+                if value.digest is None:
+                    storable = False
+                    continue
+                if key is not None and value.payload is not None:
+                    self.cache.put_object(value.digest, value.payload)
+                records[name] = OutputRecord(value.digest, "memory")
+                continue
             found = memory_hash(value)
             digest = found[0] if found else None
             self.hashes[name] = digest
@@ -839,6 +882,8 @@ def _shown(inputs: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _summary(value: Any) -> str:
+    if isinstance(value, RayValue):
+        return value.summary
     shape = getattr(value, "shape", None)
     kind = type(value).__name__
     if shape is not None:

@@ -358,6 +358,8 @@ class RunOptions:
     use_cache: bool = True
     env: str | None = None
     progress: bool = True
+    address: str | None = None  # the Ray cluster of the ray runner
+    intermediates: str | None = None  # where memory datasets are kept between processes
 
 
 class PipelineApp(TaneApp):
@@ -379,6 +381,7 @@ class PipelineApp(TaneApp):
         self._isolated = False
         self._overrides: list[str] = []
         self.entry = PipelineEntry(str(project.root), options, experiment)
+        self._cluster: Any = None
 
     def selected(self) -> Pipeline:
         """The pipeline with ``--nodes``/``--from-nodes``/``--to-nodes``/``--tags`` applied."""
@@ -409,7 +412,13 @@ class PipelineApp(TaneApp):
         extra_tags: dict[str, str] | None = None,
     ) -> tuple[Any, str]:
         """Run the pipeline once as a tracked run (a child run when ``parent_id`` is given)."""
-        self.selected()  # a bad pipeline name or filter fails before any run is recorded
+        selected = self.selected()  # a bad pipeline or filter fails before any run is recorded
+        if self.options.runner == "ray":
+            from tane.project import resolve_store_uri
+
+            cluster = self.cluster()
+            cluster.check_store(resolve_store_uri(store))
+            cluster.check_resources(selected.nodes)
         self._isolated = parent_id is not None
         self._overrides = list(overrides)
         tags = {
@@ -419,6 +428,30 @@ class PipelineApp(TaneApp):
         }
         return super().run(overrides, name=name, parent_id=parent_id, store=store, extra_tags=tags)
 
+    def cluster(self) -> Any:
+        """The Ray cluster of the ray runner, connected on first use (see ``close``)."""
+        if self._cluster is None:
+            from tane.cluster import RayCluster
+
+            ray_settings = self.project.settings.get("ray") or {}
+            if not isinstance(ray_settings, Mapping):
+                raise InvalidInput(
+                    f"{PROJECT_FILE}: ray: must be a mapping (address:, runtime_env:)"
+                )
+            self._cluster = RayCluster.connect(
+                self.options.address or ray_settings.get("address"),
+                project_root=self.project.root,
+                runtime_env=ray_settings.get("runtime_env"),
+                num_cpus=self.options.jobs,
+            )
+        return self._cluster
+
+    def close(self) -> None:
+        """Disconnect from a Ray cluster this app connected to (shut it down if started here)."""
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
     def _task(self, cfg: Any) -> Any:
         import tane
         from tane.pipeline.runner import run
@@ -427,6 +460,10 @@ class PipelineApp(TaneApp):
         assert active is not None
         hooks = self.project.hooks()
         catalog = self.project.catalog(cfg)
+        if self.options.intermediates:
+            add_intermediates(
+                catalog, self.project.pipeline(self.options.pipeline), self.options.intermediates
+            )
         pipe = with_memory_producers(
             self.project.pipeline(self.options.pipeline), self.selected(), catalog
         )
@@ -436,7 +473,7 @@ class PipelineApp(TaneApp):
         observers: list[Any] = [recorder, HookObserver(hooks, catalog, cfg, active.id)]
         observers += self.extra_observers
         setup = None
-        if self.options.runner == "process":
+        if self.options.runner in ("process", "ray"):
             setup = functools.partial(_attach_worker, active.id, active.store.uri)
         hint = self._resume_command()
         hooks.hook.before_pipeline_run(
@@ -455,6 +492,7 @@ class PipelineApp(TaneApp):
                 run_id=active.id,
                 worker_setup=setup,
                 resume_hint=hint,
+                cluster=self.cluster() if self.options.runner == "ray" else None,
             )
         except BaseException as exc:
             hooks.hook.on_pipeline_error(
@@ -484,6 +522,10 @@ class PipelineApp(TaneApp):
             parts += ["--runner", o.runner]
             if o.jobs:
                 parts += ["--jobs", str(o.jobs)]
+            if o.address:
+                parts += ["--address", o.address]
+        if o.intermediates:
+            parts += ["--intermediates", o.intermediates]
         parts += list(self._overrides)
         return " ".join(shlex.quote(p) for p in parts)
 
@@ -500,6 +542,26 @@ class PipelineApp(TaneApp):
             "tags": o.tags,
             "runner": o.runner,
         }
+
+
+def add_intermediates(catalog: DataCatalog, pipeline: Pipeline, url: str) -> list[str]:
+    """Keep the pipeline's memory datasets as pickles under ``url`` (``--intermediates``).
+
+    Each ``tane run --nodes ...`` of a scheduler's task (Airflow, Kubeflow) is
+    its own process: what one node keeps in memory, the next reads from
+    ``url/<dataset>.pkl``. Returns the names added.
+    """
+    from tane.pipeline.datasets import MemoryDataset
+    from tane.pipeline.datasets.pickle import PickleDataset
+
+    base = url.rstrip("/")
+    added = []
+    for name in sorted(pipeline.producers()):
+        if name in catalog and not isinstance(catalog.get(name), MemoryDataset):
+            continue
+        catalog.add(name, PickleDataset(f"{base}/{name}.pkl"), replace=True)
+        added.append(name)
+    return added
 
 
 def with_memory_producers(full: Pipeline, selected: Pipeline, catalog: DataCatalog) -> Pipeline:
@@ -545,7 +607,10 @@ class PipelineEntry:
         with _APPS_LOCK:
             app = _APPS.get(key)
             if app is None:
-                project = PipelineProject.find(self.root, self.options.env)
+                root = self.root
+                if not Path(root).is_dir() and Path(PROJECT_FILE).is_file():
+                    root = os.getcwd()  # a Ray worker elsewhere: the project is its working_dir
+                project = PipelineProject.find(root, self.options.env)
                 quiet = RunOptions(**{**vars(self.options), "progress": False})
                 app = PipelineApp(project, quiet, self.experiment)
                 _APPS[key] = app
@@ -655,10 +720,17 @@ class HookObserver:
     def node_finished(
         self, node: Node, result: NodeResult, outputs: Mapping[str, Any] | None
     ) -> None:
+        from tane.cluster import RayValue
+        from tane.pipeline._nohooks import NoHooks
+
+        if isinstance(self.hooks, NoHooks):
+            return  # not even Ray's memory outputs are fetched for nothing
         self.hooks.hook.after_node_run(
             node=node,
             catalog=self.catalog,
-            outputs=dict(outputs or {}),
+            outputs={
+                k: v.fetch() if isinstance(v, RayValue) else v for k, v in (outputs or {}).items()
+            },
             status=result.status,
             duration=result.duration,
             run_id=self.run_id,
@@ -688,5 +760,8 @@ def run_project(
     opts = options or RunOptions(progress=False)
     project = PipelineProject.find(start, opts.env)
     app = PipelineApp(project, opts, experiment, observers)
-    _, run_id = app.run(list(overrides))
+    try:
+        _, run_id = app.run(list(overrides))
+    finally:
+        app.close()
     return app.last_result, run_id

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor as PoolExecutor
     from concurrent.futures import Future
 
 #: Tag on a child run: the overrides of its job, as JSON (how resume finds what is done).
@@ -80,12 +81,14 @@ def run_jobs(
     parent_id: str,
     n_jobs: int = 1,
     on_result: Callable[[JobResult], None] | None = None,
+    pool: PoolExecutor | None = None,
 ) -> list[JobResult]:
     """Run jobs, ``n_jobs`` at a time; a failing job is reported and the rest go on.
 
     With ``n_jobs`` 1 jobs run in this process; otherwise in that many worker
     processes (the ``spawn`` start method), each taking the next job as soon
-    as it is free.
+    as it is free. A ``pool`` (Ray's, see ``tane.cluster``) takes the jobs
+    instead, ``n_jobs`` at a time; its owner shuts it down.
     """
     results: list[JobResult] = []
 
@@ -94,7 +97,7 @@ def run_jobs(
         if on_result is not None:
             on_result(result)
 
-    if n_jobs <= 1:
+    if n_jobs <= 1 and pool is None:
         for job in jobs:
             record(execute(job, parent_id))
         return results
@@ -104,10 +107,12 @@ def run_jobs(
 
     from tane._threads import share_cores
 
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        max_workers=n_jobs, mp_context=context, initializer=share_cores, initargs=(n_jobs,)
-    )
+    owned = pool is None
+    if pool is None:
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(
+            max_workers=n_jobs, mp_context=context, initializer=share_cores, initargs=(n_jobs,)
+        )
     running: dict[Future[JobResult], Job] = {}
     try:
         for job in jobs:
@@ -123,7 +128,8 @@ def run_jobs(
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
+    if owned:
+        pool.shutdown(wait=True)
     return results
 
 

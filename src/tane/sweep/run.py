@@ -156,8 +156,13 @@ def run_sweep(
     n_jobs: int = 1,
     resume: str | None = None,
     name: str | None = None,
+    launcher: str = "local",
 ) -> SweepOutcome:
-    """Search with Optuna through the sweep driver; every trial a child run of one parent."""
+    """Search with Optuna through the sweep driver; every trial a child run of one parent.
+
+    ``launcher`` ``ray`` runs the trials as Ray tasks, ``n_jobs`` at a time, on the
+    cluster of ``app.cluster()`` (a pipeline app's: ``--address``, tane.yaml's ``ray:``).
+    """
     import tane
 
     client = tane.Client()
@@ -173,6 +178,18 @@ def run_sweep(
     if settings.sampler == "grid":
         space.grid()  # continuous ranges refused here, naming the key
     app.compose(space.fixed)  # a bad config fails before any run is recorded
+    cluster = None
+    if launcher == "ray":
+        cluster_of = getattr(app, "cluster", None)
+        if cluster_of is None:
+            raise InvalidInput("the ray launcher runs the trials of `tane sweep` (pipelines)")
+        from tane.project import resolve_store_uri
+
+        cluster = cluster_of()
+        cluster.check_store(resolve_store_uri(None))
+    elif launcher != "local":
+        raise InvalidInput(f"unknown launcher {launcher!r}: use local or ray")
+    remote = cluster is not None or n_jobs > 1  # trials run in other processes
     study = make_study(settings, space)
     for params in settings.enqueue:
         study.enqueue_trial(params)
@@ -192,19 +209,23 @@ def run_sweep(
     search = Search(study, space, settings, already)
     reporter = _Reporter(search, settings)
     server = None
-    saved_env: dict[str, str | None] = {}
-    if n_jobs > 1 and settings.pruner != "none":
-        server = PruneServer(search)
-        for key, value in server.env().items():
-            saved_env[key] = os.environ.get(key)
-            os.environ[key] = value  # spawned workers inherit it
+    prune: dict[str, str] = {}
+    if remote and settings.pruner != "none":
+        host = None
+        if cluster is not None:
+            from tane.cluster import node_ip
+
+            host = node_ip()  # Ray's workers may be elsewhere
+        server = PruneServer(search, host)
+        prune = server.env()
     store = parent_run.store.uri
     execute = functools.partial(
         _execute_trial,
         app.entry,
-        store if n_jobs > 1 else None,
+        store if remote else None,
         settings.objectives[0],
-        search if n_jobs == 1 else None,
+        None if remote else search,
+        prune,
     )
 
     def finished(result: JobResult) -> None:
@@ -221,27 +242,40 @@ def run_sweep(
 
     try:
         with parent_run:
-            results = run_jobs(search.jobs(set()), execute, parent_run.id, n_jobs, finished)
+            pool = cluster.executor() if cluster is not None else None
+            results = run_jobs(
+                search.jobs(set()), execute, parent_run.id, n_jobs, finished, pool=pool
+            )
             outcome = _record(parent_run, study, space, settings, results, search)
     finally:
         reporter.close()
         if server is not None:
             server.close()
-        for key, old in saved_env.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
     reporter.summary(outcome, search)
     return outcome
 
 
 def _execute_trial(
-    entry: Any, store: str | None, objective: str, search: Search | None, job: Any, parent: str
+    entry: Any,
+    store: str | None,
+    objective: str,
+    search: Search | None,
+    prune: dict[str, str],
+    job: Any,
+    parent: str,
 ) -> JobResult:
-    """Run one trial (module level, so worker processes can unpickle it)."""
+    """Run one trial (module level, so worker processes can unpickle it).
+
+    ``prune`` is where the driver answers ``should_prune`` (empty: no pruner,
+    or the driver is this process: ``search``).
+    """
     from tane.sweep.driver import timed
+    from tane.sweep.search import ADDRESS_ENV, KEY_ENV
     from tane.sweep.trial import TrialContext, set_current
+
+    for name in (ADDRESS_ENV, KEY_ENV):  # a reused worker: not an earlier sweep's driver
+        os.environ.pop(name, None)
+    os.environ.update(prune)
 
     app = entry.tane_app
     set_current(TrialContext(job.index, objective, search))

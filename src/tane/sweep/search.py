@@ -343,23 +343,34 @@ KEY_ENV = "TANE_SWEEP_KEY"
 
 
 class PruneServer:
-    """A local socket the driver answers ``should_prune`` on, for worker processes."""
+    """A socket the driver answers ``should_prune`` on, for trials in other processes.
 
-    def __init__(self, search: Search) -> None:
+    A local Unix socket for worker processes; for Ray workers, which may be on
+    other machines, a TCP port on ``host`` (the address Ray knows this machine
+    by). Only a client holding the random key is answered.
+    """
+
+    def __init__(self, search: Search, host: str | None = None) -> None:
         from multiprocessing.connection import Listener
 
         self.search = search
         self.key = os.urandom(16)
-        self.listener = Listener(
-            family="AF_UNIX" if os.name == "posix" else "AF_INET", authkey=self.key
-        )
+        if host is not None:
+            self.listener = Listener((host, 0), family="AF_INET", authkey=self.key)
+        else:
+            self.listener = Listener(
+                family="AF_UNIX" if os.name == "posix" else "AF_INET", authkey=self.key
+            )
         self.address = self.listener.address
         self.thread = threading.Thread(target=self._serve, name="tane-prune", daemon=True)
         self.closed = False
         self.thread.start()
 
     def env(self) -> dict[str, str]:
-        return {ADDRESS_ENV: str(self.address), KEY_ENV: self.key.hex()}
+        address = self.address
+        if isinstance(address, tuple):
+            address = f"{address[0]}:{address[1]}"
+        return {ADDRESS_ENV: str(address), KEY_ENV: self.key.hex()}
 
     def _serve(self) -> None:
         while not self.closed:

@@ -91,6 +91,10 @@ def _ask_driver(trial: TrialContext, points: list[tuple[int, float]]) -> bool:
     if trial.connection is None:
         from multiprocessing.connection import Client
 
-        trial.connection = Client(address, authkey=bytes.fromhex(key))
+        target: Any = address
+        host, _, port = address.rpartition(":")
+        if host and port.isdigit():  # a TCP address (Ray workers); else a Unix socket path
+            target = (host, int(port))
+        trial.connection = Client(target, authkey=bytes.fromhex(key))
     trial.connection.send((trial.number, points))
     return bool(trial.connection.recv())
