@@ -121,8 +121,12 @@ class RayCluster:
             target = address or os.environ.get("RAY_ADDRESS")
             if target:
                 options["address"] = target
-            elif num_cpus is not None:
-                options["num_cpus"] = num_cpus
+            else:
+                # A private instance, stopped with the run: Ray's notices about how a
+                # shared cluster is secured are noise here.
+                options["logging_level"] = "ERROR"
+                if num_cpus is not None:
+                    options["num_cpus"] = num_cpus
             if target and target != "auto":
                 _check_reachable(target)
             try:
