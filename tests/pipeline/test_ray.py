@@ -258,6 +258,41 @@ def test_a_failing_node_fails_the_run_with_its_remote_traceback(
     assert 'raise ValueError("the data is wrong: "' in shown.output  # the worker's frame
 
 
+def test_persisted_datasets_go_through_fsspec_from_the_workers(
+    project: Path, ray_address: str, moto_endpoint: str
+) -> None:
+    import uuid
+
+    import s3fs
+
+    credentials = {
+        "key": "ray-key",
+        "secret": "ray-secret",
+        "client_kwargs": {"endpoint_url": moto_endpoint},
+    }
+    fs = s3fs.S3FileSystem(**credentials)
+    bucket = f"tane-ray-{uuid.uuid4().hex[:8]}"
+    fs.mkdir(bucket)
+    (project / "conf" / "local").mkdir()
+    (project / "conf" / "local" / "credentials.yaml").write_text(
+        f"s3:\n  key: ray-key\n  secret: ray-secret\n"
+        f"  client_kwargs:\n    endpoint_url: {moto_endpoint}\n"
+    )
+    (project / "conf" / "catalog.yaml").write_text(
+        (project / "conf" / "catalog.yaml").read_text()
+        + f"made:\n  type: pickle.PickleDataset\n  filepath: s3://{bucket}/made.pkl\n"
+        "  credentials: s3\n"
+    )
+    result = tane("run", "--runner", "ray", "--address", ray_address)
+    assert result.exit_code == 0, result.output
+    assert json.loads((project / "data" / "summary.json").read_text()) == {"total": 18}
+    import pickle
+
+    with fs.open(f"{bucket}/made.pkl", "rb") as fh:
+        made = pickle.load(fh)
+    assert made["values"] == [2, 4, 6] and made["pid"] != os.getpid()
+
+
 def test_a_task_whose_worker_died_is_run_again(project: Path, ray_address: str) -> None:
     (project / "conf" / "catalog.yaml").write_text(
         (project / "conf" / "catalog.yaml").read_text()
