@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,28 @@ def _admin_url(url: str) -> str:
     return url.rsplit("/", 1)[0] + "/postgres"
 
 
+def _drop_database(admin: Any, name: str) -> None:
+    """Drop a test database, then close the admin engine.
+
+    FORCE ends the other sessions on it, but the tane role may not end an
+    autovacuum worker that happens to be on a fresh database: wait for it.
+    """
+    import sqlalchemy as sa
+
+    try:
+        for attempt in range(40):
+            try:
+                with admin.connect() as conn:
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except sa.exc.ProgrammingError as exc:
+                if "pg_signal_backend" not in str(exc) or attempt == 39:
+                    raise
+                time.sleep(0.25)
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_template() -> Iterator[str]:
     """A PostgreSQL database with tane's schema, copied for each test."""
@@ -66,9 +89,7 @@ def postgres_template() -> Iterator[str]:
     url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
     SqlStore(url, "/tmp/unused").close()
     yield name
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    _drop_database(admin, name)
 
 
 @pytest.fixture
@@ -94,9 +115,7 @@ def postgres_url(postgres_template: str, tmp_path: Path) -> Iterator[str]:
     engine.dispose()
     yield url
     clear_cache()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    _drop_database(admin, name)
 
 
 @pytest.fixture(scope="session")

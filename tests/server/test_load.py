@@ -118,14 +118,17 @@ class Tally:
 
 
 class ServerProcess:
-    """``python -m tane server`` on a free port of 127.0.0.1, its output in a file."""
+    """``python -m tane server`` on a free port of 127.0.0.1, its output in a file.
 
-    def __init__(self, store_uri: str, log: Path) -> None:
+    ``options`` go to ``tane server`` too (``--auth``).
+    """
+
+    def __init__(self, store_uri: str, log: Path, *options: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         argv = [sys.executable, "-m", "tane", "server", "--store", store_uri]
-        argv += ["--port", str(self.port)]
+        argv += ["--port", str(self.port), *options]
         self._out: IO[bytes] = open(log, "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(argv, stdout=self._out, stderr=subprocess.STDOUT)
 

@@ -228,35 +228,6 @@ with tane.start_run(experiment="many", name=f"w{worker}") as run:
 """
 
 
-def test_eight_processes_on_a_brand_new_store(tmp_path: Path) -> None:
-    store = tmp_path / "fresh-store"  # does not exist yet: all eight race to create it
-    script = _script(tmp_path, WRITER)
-    env = _env(store, TANE_CAPTURE="none", TANE_FLUSH_INTERVAL="0.05")
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(w)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for w in range(8)
-    ]
-    outputs = [p.communicate(timeout=240) for p in procs]
-    for proc, (_, err) in zip(procs, outputs, strict=True):
-        assert proc.returncode == 0, err
-        assert "locked" not in err
-    client = tane.Client(str(store))
-    runs = client.search_runs("", experiment="many")
-    assert len(runs) == 8
-    total = 0
-    for run in runs:
-        assert run.status is RunStatus.FINISHED
-        for key in ("loss", "acc"):
-            total += len(client.get_metric_history(run.id, key))
-    assert total == 8 * 2 * 2000
-
-
 def test_sigterm_while_flushing_does_not_hang(tmp_path: Path) -> None:
     body = """
     import tane

@@ -77,6 +77,7 @@ def current(store: str | None) -> None:
 @click.option("--store", metavar="URI", help=_STORE_HELP)
 def upgrade(store: str | None) -> None:
     """Apply pending schema migrations to the store (creating it if new)."""
+    from tane.tracking.stores._common import display_uri
     from tane.tracking.stores.sql import SqlStore
 
     uri = _store_uri(store)
@@ -84,6 +85,7 @@ def upgrade(store: str | None) -> None:
     before = read_revision(url)
     SqlStore(url, artifact_root, upgrade=True).close()
     after = read_revision(url)
+    uri = display_uri(uri)  # what is echoed: no database password in a CI log
     if before is None:
         click.echo(f"Created the store {uri} at schema revision {after}.")
     elif before == after:

@@ -90,7 +90,8 @@ def server(
     _warn(auth, scheme, host, uri)
     if auth:
         _check_users(uri, artifacts)
-    click.echo(f"tane server: serving store {uri} at {scheme}://{host}:{port}/api/v1", err=True)
+    shown = _shown(uri)
+    click.echo(f"tane server: serving store {shown} at {scheme}://{host}:{port}/api/v1", err=True)
     import json
 
     from tane.server import serving
@@ -98,6 +99,13 @@ def server(
     # Every worker builds the app from the same settings, passed in the environment.
     os.environ[SETTINGS_ENV] = json.dumps(settings)
     serving.serve(workers, host=host, port=port, ssl_keyfile=ssl_keyfile, ssl_certfile=ssl_certfile)
+
+
+def _shown(uri: str) -> str:
+    """The store URI as the server's log shows it: without a database password."""
+    from tane.tracking.stores._common import display_uri
+
+    return display_uri(uri)
 
 
 def _loopback(host: str) -> bool:
@@ -114,7 +122,8 @@ def _warn(auth: bool, scheme: str, host: str, uri: str) -> None:
         return
     if not auth:
         click.secho(
-            f"Warning: anyone who can reach {host} may read and change every run of {uri}: "
+            f"Warning: anyone who can reach {host} may read and change every run of "
+            f"{_shown(uri)}: "
             "add --auth (and `tane users add NAME --admin`).",
             fg="yellow",
             err=True,
@@ -144,7 +153,7 @@ def _check_users(uri: str, artifacts: str | None) -> None:
     if count == 0:
         click.secho(
             "Warning: --auth is on and there are no users yet, so nobody can log in: "
-            f"tane users add NAME --admin --store {uri}",
+            f"tane users add NAME --admin --store {_shown(uri)}",
             fg="yellow",
             err=True,
         )

@@ -14,6 +14,7 @@ import copy
 import inspect
 import itertools
 import logging
+import math
 import os
 import threading
 from collections.abc import Sequence
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("tane")
 
 _LOCK = threading.RLock()
+#: Jobs one multirun may expand to: ``range(0, 1e9)`` is a slip of the keyboard,
+#: and listing it would exhaust the memory before the first job ran.
+MAX_JOBS = 100_000
 # Hydra groups that select Hydra's own plugins; tane runs jobs itself.
 _PLUGIN_GROUPS = ("hydra/launcher", "hydra/sweeper")
 
@@ -124,6 +128,7 @@ class Composer:
         continuous sweeps (``interval``) need a search, not a grid.
         """
         lists: dict[str, list[str]] = {}
+        jobs = 1
         for override in self.parse(overrides):
             key = override.get_key_element()
             if override.is_sweep_override():
@@ -133,7 +138,21 @@ class Composer:
                         "values to list; give a list (a=0.1,0.2) or range(), or search it "
                         "with a sweep"
                     )
-                lists[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
+                if override.is_range_sweep():
+                    _check_range(override)
+                values = itertools.islice(override.sweep_string_iterator(), MAX_JOBS + 1)
+                lists[key] = [f"{key}={value}" for value in values]
+                if not lists[key]:
+                    raise InvalidInput(
+                        f"{override.input_line!r} gives no value, so the multirun would run "
+                        "no job: widen the range, or check the glob against the group's options"
+                    )
+                jobs *= len(lists[key])
+                if jobs > MAX_JOBS:
+                    raise InvalidInput(
+                        f"{override.input_line!r} makes the multirun more than {MAX_JOBS:,} "
+                        "jobs: narrow the ranges, or search the space with a sweep (--sweep)"
+                    )
             else:
                 lists[key] = [override.input_line or f"{key}={override.get_value_element_as_str()}"]
         return [list(combo) for combo in itertools.product(*lists.values())]
@@ -177,6 +196,14 @@ class Composer:
             raise InvalidInput(_missing_config_message(exc, self)) from None
         except (ConfigCompositionException, HydraException, OmegaConfBaseException) as exc:
             raise InvalidInput(f"cannot compose the config: {_hydra_message(exc)}") from None
+        except ValueError as exc:
+            # Hydra's checks of an override's value (a group given a number: `model=1`).
+            if isinstance(exc, InvalidInput):
+                raise
+            overrides_text = " ".join(str(o.input_line) for o in parsed)
+            raise InvalidInput(
+                f"cannot compose the config with {overrides_text}: {_hydra_message(exc)}"
+            ) from None
         return cfg
 
     def sweeper_params(self, overrides: Sequence[str] = ()) -> dict[str, str]:
@@ -337,6 +364,23 @@ def _without_hydra(cfg: DictConfig) -> DictConfig:
         with open_dict(cfg):
             del cfg["hydra"]
     return cfg
+
+
+def _check_range(override: Override) -> None:
+    """Refuse a range() that Hydra would list forever or fail on: NaN, infinite, step 0."""
+    sweep: Any = override.value()
+    ends = [v for v in (sweep.start, sweep.stop, sweep.step) if v is not None]
+    if not all(math.isfinite(v) for v in ends):
+        raise InvalidInput(f"{override.input_line!r}: a range needs finite numbers")
+    if sweep.step == 0:
+        raise InvalidInput(f"{override.input_line!r}: a range's step cannot be 0")
+    if sweep.start is not None and sweep.stop is not None:
+        count = (sweep.stop - sweep.start) / (sweep.step or 1)
+        if count > MAX_JOBS:
+            raise InvalidInput(
+                f"{override.input_line!r} lists about {count:.3g} values, more than "
+                f"{MAX_JOBS:,} jobs: narrow it, or search it with a sweep (--sweep)"
+            )
 
 
 def _apply_value_overrides(overrides: list[Override], cfg: DictConfig) -> None:

@@ -1504,7 +1504,12 @@ def search_model_versions(body: BodyDep, store: StoreDep) -> JSONResponse:
         raw = found["value"]
         value: Any = raw[1:-1].replace("\\'", "'") if raw.startswith("'") else int(raw)
         key = found["key"].lower()
-        if key == "version_number" and isinstance(value, str) and value.isdigit():
+        if (
+            key == "version_number"
+            and isinstance(value, str)
+            and value.isascii()
+            and value.isdigit()
+        ):
             value = int(value)
         tests.append((key, found["op"].upper(), value))
     names = [v for k, op, v in tests if k == "name" and op == "="]

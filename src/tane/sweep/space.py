@@ -10,6 +10,7 @@ model=elastic_net,catboost / choice(a, b)   -> CategoricalDistribution
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,12 @@ from tane.errors import InvalidInput
 if TYPE_CHECKING:
     from hydra.core.override_parser.types import Override
     from optuna.distributions import BaseDistribution
+
+#: The most values a range() may list (a search over more is a continuous interval).
+MAX_RANGE_VALUES = 1_000_000
+# A string Hydra reads back as the same string without quotes.
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./\-]*")
+_WORDS = frozenset({"true", "false", "null", "nan", "inf", "infinity"})
 
 
 @dataclass
@@ -73,13 +80,24 @@ class SearchSpace:
 
 
 def format_value(value: Any) -> str:
-    """A trial's value as Hydra override text (floats in full precision)."""
+    """A trial's value as Hydra override text that composes back to the same value.
+
+    Floats in full precision; a string that Hydra would read as something else (a
+    number, ``null``, a list, text with commas or quotes) in quotes, Hydra's way.
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
     if value is None:
         return "null"
+    if isinstance(value, str):
+        if _PLAIN.fullmatch(value) and value.lower() not in _WORDS:
+            return value
+        # Hydra halves a run of backslashes only before a quote or the closing quote.
+        quoted = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
+        quoted = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, quoted)
+        return f"'{quoted}'"
     return str(value)
 
 
@@ -161,6 +179,38 @@ def _from_mapping(key: str, spec: Mapping[str, Any], where: str) -> BaseDistribu
     return FloatDistribution(low, high, log=log, step=float(step) if step else None)
 
 
+def _range(key: str, start: Any, stop: Any, step: Any, log: bool, line: str) -> BaseDistribution:
+    """``range(start, stop[, step])`` as -m lists it (stop excluded), counting up or down."""
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    if start is None or stop is None:
+        raise InvalidInput(f"{line!r}: a range needs a start and a stop")
+    step = 1 if step is None else step
+    if not all(math.isfinite(v) for v in (start, stop, step)):
+        raise InvalidInput(f"{line!r}: a range needs finite numbers")
+    if step == 0:
+        raise InvalidInput(f"{line!r}: a range's step cannot be 0")
+    if (stop - start) * step <= 0:
+        direction = "above" if step > 0 else "below"
+        raise InvalidInput(
+            f"{line!r}: range({start}, {stop}, {step}) holds no value (a..b-1, as in -m): "
+            f"give a stop {direction} the start"
+        )
+    count = math.ceil((stop - start) / step)
+    if count > MAX_RANGE_VALUES:
+        raise InvalidInput(
+            f"{line!r}: a range of {count:,} values: use interval({start}, {stop}) "
+            f"(tag(int, ...) for integers) to search it as a continuous range"
+        )
+    last = start + (count - 1) * step
+    low, high, stride = (start, last, step) if step > 0 else (last, start, -step)
+    if all(isinstance(v, int) for v in (start, stop, step)):
+        _check_bounds(key, low, high + 0.5, log)
+        return IntDistribution(int(low), int(high), log=log, step=int(stride))
+    _check_bounds(key, float(low), float(high) + abs(step) / 2, log)
+    return FloatDistribution(float(low), float(high), log=log, step=float(stride))
+
+
 def _check_bounds(key: str, low: float, high: float, log: bool) -> None:
     if not (math.isfinite(low) and math.isfinite(high)):
         raise InvalidInput(f"{key}: the range [{low}, {high}] must have finite bounds")
@@ -192,29 +242,17 @@ def _distribution(key: str, value: Any, line: str) -> BaseDistribution:
                 )
         return CategoricalDistribution(choices)  # type: ignore[arg-type]
     if isinstance(value, RangeSweep):
-        start, stop, step = value.start, value.stop, value.step or 1
-        if start is None or stop is None:
-            raise InvalidInput(f"{line!r}: a range needs a start and a stop")
-        if (stop - start) * step <= 0:
-            raise InvalidInput(
-                f"{line!r}: range({start}, {stop}) holds no value (a..b-1, as in -m): "
-                "give a stop above the start"
-            )
-        if all(isinstance(v, int) for v in (start, stop, step)):
-            high = start + ((stop - start - 1) // step) * step
-            _check_bounds(key, start, high + 0.5, log)
-            return IntDistribution(int(start), int(high), log=log, step=int(step))
-        count = math.ceil((stop - start) / step)
-        high = start + (count - 1) * step
-        _check_bounds(key, float(start), float(high) + abs(step) / 2, log)
-        return FloatDistribution(float(start), float(high), log=log, step=float(step))
+        return _range(key, value.start, value.stop, value.step, log, line)
     if isinstance(value, IntervalSweep):
         if value.start is None or value.end is None:
             raise InvalidInput(f"{line!r}: an interval needs two ends")
         low, high = float(value.start), float(value.end)
         _check_bounds(key, low, high, log)
         if "int" in tags:
-            return IntDistribution(int(low), int(high), log=log)
+            lowest, highest = math.ceil(low), math.floor(high)
+            if lowest > highest:
+                raise InvalidInput(f"{line!r}: no integer lies in [{low}, {high}]")
+            return IntDistribution(lowest, highest, log=log)
         return FloatDistribution(low, high, log=log)
     raise InvalidInput(
         f"{line!r}: a sweep searches interval(), range(), choice() or a comma list; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import shutil
@@ -12,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tane.errors import InvalidInput, NotFound
+from tane.errors import InvalidInput, NotFound, StoreUnavailable
 from tane.tracking.entities import ArtifactInfo
 
 #: Bytes (UTF-8) of one folder or file name in an artifact path. File systems
@@ -114,7 +115,7 @@ class ArtifactRepository:
         rel = safe_artifact_path(artifact_path)
         rel = safe_artifact_path(posixpath.join(rel, src.name) if rel else src.name or "root")
         dest = self._path(run_uri, rel)
-        with _in_the_way(rel):
+        with _in_the_way(rel), _disk_full(rel, dest):
             if src.is_dir():
                 if self.is_local:
                     shutil.copytree(src, dest, dirs_exist_ok=True)
@@ -134,7 +135,7 @@ class ArtifactRepository:
         dest = self._path(run_uri, rel)
         if self.is_local:
             target = Path(dest)
-            with _in_the_way(rel):
+            with _in_the_way(rel), _disk_full(rel, dest):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if append:
                     with open(target, "ab") as fh:
@@ -225,6 +226,25 @@ def _in_the_way(rel: str) -> Iterator[None]:
         raise InvalidInput(
             f"artifact {rel!r} cannot be written: {reason}{where} (a file and a folder "
             "cannot share a name); pick another path"
+        ) from exc
+
+
+#: What a write gets from a file system that has no room left for it.
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+@contextmanager
+def _disk_full(rel: str, dest: str) -> Iterator[None]:
+    """Turn "no space left on device" (or over quota, or file too large) into StoreUnavailable."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _NO_ROOM:
+            raise
+        raise StoreUnavailable(
+            f"cannot write artifact {rel!r} to {posixpath.dirname(dest) or dest}: "
+            f"{(exc.strerror or 'no space left').lower()}; free space (or raise the "
+            "quota) and log it again"
         ) from exc
 
 

@@ -32,7 +32,9 @@ class Client:
         self.store: Store = _resolve_store(store)
 
     def __repr__(self) -> str:
-        return f"Client({self.store.uri!r})"
+        from tane.tracking.stores._common import display_uri
+
+        return f"Client({display_uri(self.store.uri)!r})"
 
     # experiments ---------------------------------------------------------------
 
@@ -92,11 +94,20 @@ class Client:
         tags: Mapping[str, Any] | None = None,
     ) -> None:
         """Store metrics (key, value, step, timestamp), params and tags in one transaction."""
+        from tane.tracking.fluent import _check_int
+
         points = []
         for item in metrics:
             key, value, step, timestamp = item
             check_key(key, "metric key")
-            points.append(MetricPoint(key, metric_value(key, value), int(step), int(timestamp)))
+            points.append(
+                MetricPoint(
+                    key,
+                    metric_value(key, value),
+                    _check_int(key, "step", step),
+                    _check_int(key, "timestamp", timestamp),
+                )
+            )
         self.store.log_batch(
             run_id,
             points,

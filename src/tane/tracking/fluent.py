@@ -27,6 +27,7 @@ from typing import Any
 
 from tane.errors import InvalidInput, NoActiveRun, is_pruned
 from tane.tracking.entities import Run, RunStatus
+from tane.tracking.stores._common import display_uri
 from tane.tracking.stores.base import PointTuple, Store, heartbeat_timeout_ms, owner_host
 from tane.tracking.values import check_key, metric_value, normalize_mapping
 from tane.tracking.writer import EARLY_FLUSH, MetricWriter
@@ -634,7 +635,8 @@ def _warn_spooled(active: ActiveRun) -> None:
         what += f" ({', '.join(details)})"
     print(
         f"tane: run {active.id} ended with {what} spooled in {backlog.path}, as the server "
-        f"{active.store.uri} could not take them; run `tane sync` when the server is back",
+        f"{display_uri(active.store.uri)} could not take them; run `tane sync` when the "
+        "server is back",
         file=sys.__stderr__,
     )
 

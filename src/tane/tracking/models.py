@@ -256,7 +256,7 @@ def _resolve_registered(uri: str, store: str | None) -> str:
     number: int | None = None
     if not alias and "/" in rest:
         name, _, text = rest.rpartition("/")
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             raise InvalidInput(
                 f"model URI {uri!r}: the version {text!r} is not a number; use "
                 "models:/<name>/<version>, models:/<name>@<alias> or models:/<name>"

@@ -24,6 +24,7 @@ The parser is pure Python and knows nothing of SQL; backends compile its AST
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
@@ -34,6 +35,9 @@ Op: TypeAlias = Literal[
     "=", "!=", "<", ">", "<=", ">=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL"
 ]
 Value: TypeAlias = str | int | float
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +197,7 @@ def parse_filter(text: str) -> Expr | None:
     """
     if not text or text.isspace():
         return None
+    _check_storable(text)
     parser = _Parser(text)
     expr = parser.parse_or()
     tok = parser.tok
@@ -225,6 +230,7 @@ def parse_order_by(clause: str) -> OrderKey:
     >>> parse_order_by("params.lr desc")
     OrderKey(entity='param', key='lr', ascending=False)
     """
+    _check_storable(clause)
     parser = _Parser(clause)
     tok = parser.tok
     if tok.kind == _IDENT:
@@ -256,6 +262,21 @@ def parse_order_by(clause: str) -> OrderKey:
             tok.pos,
         )
     return OrderKey(entity, key, ascending)
+
+
+def _check_storable(text: str) -> None:
+    """Refuse a NUL or a lone surrogate: no store holds one, and PostgreSQL cannot take one."""
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return
+    kind = "a NUL character" if found.group() == "\x00" else "a lone surrogate (not Unicode text)"
+    raise InvalidFilter(
+        f"the filter holds {kind} at position {found.start()}, which no key or value can "
+        "hold: remove it",
+        # Shown with U+FFFD for surrogates: the message must print and encode.
+        _SURROGATE.sub("\ufffd", text),
+        found.start(),
+    )
 
 
 def _scan_number(text: str, i: int) -> int:

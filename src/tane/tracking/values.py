@@ -86,15 +86,34 @@ def param_number(text: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def check_text(text: str, what: str) -> str:
+    """Return ``text`` if every store can hold it; raise InvalidInput for a NUL or a lone surrogate.
+
+    SQLite would keep a NUL where PostgreSQL refuses it, and no database (nor
+    JSON on its way to a server) takes a lone surrogate: a value is refused
+    where it is logged, the same on every backend.
+    """
+    if "\x00" in text:
+        raise InvalidInput(
+            f"{what}: the value contains a NUL character, which databases cannot store; "
+            "remove it or log the data as an artifact"
+        )
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidInput(
+                f"{what}: the value holds {text[exc.start : exc.end]!r}, a lone surrogate "
+                "(not Unicode text); decode the bytes it came from properly"
+            ) from None
+    return text
+
+
 def normalize_mapping(values: Mapping[str, Any] | None, what: str) -> dict[str, str]:
-    """Check every key and turn every value into text (no NUL characters)."""
+    """Check every key and turn every value into text (no NUL, no lone surrogate)."""
     if not values:
         return {}
     out = {check_key(k, what): param_text(v) for k, v in values.items()}
     for key, text in out.items():
-        if "\x00" in text:
-            raise InvalidInput(
-                f"{what.split(maxsplit=1)[0]} {key!r}: the value contains a NUL character, which "
-                "databases cannot store; remove it or log the data as an artifact"
-            )
+        check_text(text, f"{what.split(maxsplit=1)[0]} {key!r}")
     return out

@@ -20,6 +20,7 @@ from contextlib import nullcontext
 from typing import Any
 
 from tane.errors import NotFound, StoreUnavailable, TaneError
+from tane.tracking.stores._common import display_uri
 from tane.tracking.stores.base import PointTuple, Store
 
 #: Points waiting in one run's queue that wake the writer before its interval.
@@ -228,7 +229,9 @@ class MetricWriter:
         try:
             sync(self.store, run_id)
         except Exception as exc:  # the points queued here must still be written
-            self._warn(f"tane: could not send the writes spooled for {self.store.uri}: {exc}")
+            self._warn(
+                f"tane: could not send the writes spooled for {display_uri(self.store.uri)}: {exc}"
+            )
 
     def flushing(self) -> threading.RLock:
         """The flush lock, to hold while writing what must follow a run's last points."""
@@ -258,7 +261,7 @@ class MetricWriter:
         if self.pending():
             print(
                 f"tane: {self.pending()} metric points could not be written to "
-                f"{self.store.uri} before exit",
+                f"{display_uri(self.store.uri)} before exit",
                 file=sys.__stderr__,
             )
 

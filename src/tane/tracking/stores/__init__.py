@@ -55,6 +55,12 @@ def database_location(uri: str) -> tuple[str, str | None]:
             "postgresql://user@host/db or http://host:port (a tane server)"
         )
     folder = Path(uri).expanduser().resolve()
+    if "?" in str(folder):
+        # A sqlite:/// URL ends its path at '?': the database would be another file.
+        raise StoreError(
+            f"store folder {folder} has a '?' in its path, which a SQLite URL cannot hold: "
+            "rename the folder, or point TANE_STORE elsewhere"
+        )
     if folder.exists() and not folder.is_dir():
         raise StoreError(
             f"store {folder} is a file, not a folder: for a SQLite file use sqlite:///{folder}"

@@ -7,7 +7,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tane.errors import InvalidInput, ParamConflict, RunNotFound, StoreError, StoreUnavailable
+from tane.errors import (
+    InvalidInput,
+    ParamConflict,
+    RunNotFound,
+    SchemaVersionError,
+    StoreError,
+    StoreUnavailable,
+)
+from tane.tracking.values import check_text
 
 #: The Alembic revision this code writes. A test checks it is the migration head.
 SCHEMA_REVISION = "0003"
@@ -20,6 +28,20 @@ KEY_LENGTH = 250
 SQLITE_BUSY_MS = 60_000
 
 
+def id_number(text: str) -> int | None:
+    """The id ``text`` writes in ASCII digits (fitting in 64 bits), else None: a name.
+
+    ``str.isdigit`` alone is not enough: ``"²"`` and ``"٣"`` are digits to it, and
+    ``int()`` refuses the first and reads the second as 3.
+
+    >>> id_number("12"), id_number("²"), id_number("٣"), id_number("9" * 20)
+    (12, None, None, None)
+    """
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -30,6 +52,37 @@ def normalize_db_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def display_uri(uri: str) -> str:
+    """Return ``uri`` as messages and logs show it: a password in it replaced by ``***``.
+
+    >>> display_uri("postgresql://tane:s3cret@db:5432/tane")
+    'postgresql://tane:***@db:5432/tane'
+    >>> display_uri("/home/ann/project/.tane")
+    '/home/ann/project/.tane'
+    """
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority = rest[:end]
+    if "@" not in authority:
+        return uri
+    userinfo, host = authority.rsplit("@", 1)
+    if ":" not in userinfo:
+        return uri
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}{rest[end:]}"
+
+
+def newer_schema(uri: str, revision: str) -> SchemaVersionError:
+    """The error for a store written by a newer tane: both revisions, and the fix."""
+    return SchemaVersionError(
+        f"the store {display_uri(uri)} has schema revision {revision!r}, written by a newer "
+        f"tane than this one, which knows revisions up to {SCHEMA_REVISION!r}; upgrade tane "
+        "(pip install -U tane) to open it. The store was left as it is"
+    )
 
 
 def sqlite_path(url: str) -> str | None:
@@ -53,14 +106,25 @@ def default_artifact_root(db_url: str) -> str:
     return str(Path.cwd() / "tane-artifacts")
 
 
+def sqlite_read_only(path: str) -> str:
+    """The sqlite3 URI that reads the store file ``path`` without changing anything.
+
+    Without a write-ahead log beside it the file holds everything, and is read as
+    immutable: no ``-wal`` or ``-shm`` file is created next to it either.
+    """
+    from urllib.parse import quote
+
+    mode = "mode=ro" if Path(path + "-wal").exists() else "immutable=1"
+    # Quoted: a '?', '#' or '%' in a folder name is part of the path, not of the URI.
+    return f"file:{quote(path, safe='/')}?{mode}"
+
+
 def check_run_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput(f"run name {name!r} is empty: give it a name, or leave it out")
     if len(name) > KEY_LENGTH:
         raise InvalidInput(f"run name has {len(name)} characters: use at most {KEY_LENGTH}")
-    if "\x00" in name:
-        raise InvalidInput("run name contains a NUL character")
-    return name
+    return check_text(name, "run name")
 
 
 def check_experiment_name(name: object) -> str:
@@ -68,7 +132,7 @@ def check_experiment_name(name: object) -> str:
         raise InvalidInput(f"experiment name {name!r} is empty: give it a name")
     if len(name) > 500:
         raise InvalidInput(f"experiment name has {len(name)} characters: use at most 500")
-    return name
+    return check_text(name, "experiment name")
 
 
 def pid_alive(pid: int) -> bool:
@@ -168,7 +232,7 @@ def run_updates(
     if name is not None:
         values["name"] = check_run_name(name)
     if note is not None:
-        values["note"] = note
+        values["note"] = check_text(note, "note")
     return values
 
 

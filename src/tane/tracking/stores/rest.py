@@ -55,6 +55,7 @@ from tane.tracking.entities import (
     float_from_json,
     float_to_json,
 )
+from tane.tracking.stores._common import display_uri, refused_value
 from tane.tracking.stores.base import PointTuple, PurgeReport, RunPage, RunView
 
 if TYPE_CHECKING:
@@ -216,6 +217,8 @@ class RestStore:
         spool: bool = True,
     ) -> None:
         self.uri = base_url
+        # What messages show: a password in the URL is not theirs to print.
+        self._shown = display_uri(base_url)
         self._spooling = spool
         self._base = base_url.rstrip("/")
         self.artifact_root = f"{self._base}/api/v1/artifacts"
@@ -292,6 +295,9 @@ class RestStore:
                     body_file.seek(start)  # a file body is sent whole again
             try:
                 response = self.client.request(method, path, **kwargs)
+            except UnicodeEncodeError as exc:
+                # A lone surrogate in the body: no JSON encoder can send it.
+                raise refused_value(self._shown, exc) from None
             except httpx.TransportError as exc:
                 # A connection never made cannot have delivered the request; any
                 # other failure may come after the server has handled it.
@@ -299,7 +305,7 @@ class RestStore:
                 not_sent = not_sent or isinstance(exc, httpx.PoolTimeout)
                 reason = f"{type(exc).__name__}: {exc}"
                 error: TaneError = ServerUnreachable(
-                    f"store {self.uri} cannot be reached ({reason}); "
+                    f"store {self._shown} cannot be reached ({reason}); "
                     "is `tane server` running there?",
                     maybe_sent=not not_sent,
                     reason=reason,
@@ -335,7 +341,7 @@ class RestStore:
         if status in _UNAVAILABLE_STATUS:
             # No tane body: a proxy answered, and may have passed the request on.
             return ServerUnreachable(
-                f"store {self.uri} answered {status}: {message}",
+                f"store {self._shown} answered {status}: {message}",
                 maybe_sent=True,
                 reason=f"it answered {status}: {message}",
             )
@@ -344,8 +350,8 @@ class RestStore:
         if status == 409:
             return ParamConflict(message)
         if 400 <= status < 500:
-            return InvalidInput(f"store {self.uri} refused the request ({status}): {message}")
-        return StoreError(f"store {self.uri} failed ({status}): {message}")
+            return InvalidInput(f"store {self._shown} refused the request ({status}): {message}")
+        return StoreError(f"store {self._shown} failed ({status}): {message}")
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._request(method, path, **kwargs).json()
@@ -462,7 +468,7 @@ class RestStore:
         except StoreError as exc:
             # Not even the disk: the caller keeps what it can (the metric writer its
             # points in memory) and hears why.
-            raise StoreUnavailable(f"store {self.uri} cannot be reached, and {exc}") from exc
+            raise StoreUnavailable(f"store {self._shown} cannot be reached, and {exc}") from exc
         with self._state_lock:
             self._spooled.add(run_id)
             announce = not self._announced
@@ -636,7 +642,22 @@ class RestStore:
         return _experiment(data)
 
     def get_experiment(self, id_or_name: str) -> Experiment:
-        return _experiment(self._json("GET", f"/experiments/{_quote(id_or_name)}"))
+        return _experiment(self._json("GET", self._experiment_path(id_or_name)))
+
+    def _experiment_path(self, id_or_name: str) -> str:
+        """The URL path of an experiment; a name no path segment carries goes by its id.
+
+        A '/' would split the segment, and "." or ".." would be resolved away by
+        the URL itself: such a name is looked up in the list instead.
+        """
+        if "/" not in id_or_name and id_or_name not in (".", ".."):
+            return f"/experiments/{_quote(id_or_name)}"
+        for exp in self.list_experiments(include_deleted=True):
+            if exp.name == id_or_name:
+                return f"/experiments/{exp.id}"
+        raise ExperimentNotFound(
+            f"no experiment named {id_or_name!r}; `tane experiments ls` lists them"
+        )
 
     def get_or_create_experiment(self, name: str) -> Experiment:
         for _ in range(3):
@@ -655,7 +676,9 @@ class RestStore:
                 for exp in self.list_experiments(include_deleted=True):
                     if exp.name == name:
                         return exp
-        raise StoreError(f"store {self.uri}: experiment {name!r} could be neither read nor created")
+        raise StoreError(
+            f"store {self._shown}: experiment {name!r} could be neither read nor created"
+        )
 
     def update_experiment(
         self,
@@ -666,7 +689,7 @@ class RestStore:
         tags: Mapping[str, str] | None = None,
     ) -> Experiment:
         body: dict[str, Any] = {"name": name, "deleted": deleted, "tags": dict(tags or {})}
-        path = f"/experiments/{_quote(id_or_name)}"
+        path = self._experiment_path(id_or_name)
         return _experiment(self._json("PATCH", path, json=body, idempotent=True))
 
     def list_experiments(self, include_deleted: bool = False) -> list[Experiment]:
@@ -1006,7 +1029,7 @@ class RestStore:
                     return
             except httpx.TransportError as exc:
                 error = StoreUnavailable(
-                    f"store {self.uri} cannot be reached ({type(exc).__name__}: {exc})"
+                    f"store {self._shown} cannot be reached ({type(exc).__name__}: {exc})"
                 )
         raise error
 
@@ -1058,4 +1081,4 @@ class RestStore:
         self._reset_spooling()
 
     def __repr__(self) -> str:
-        return f"RestStore({self.uri!r})"
+        return f"RestStore({self._shown!r})"

@@ -54,6 +54,9 @@ from tane.tracking.stores._common import (
     check_run_name,
     default_artifact_root,
     deleted_run,
+    display_uri,
+    id_number,
+    newer_schema,
     normalize_db_url,
     now_ms,
     param_conflict,
@@ -62,6 +65,7 @@ from tane.tracking.stores._common import (
     run_updates,
     sqlite_error,
     sqlite_path,
+    sqlite_read_only,
 )
 from tane.tracking.stores.base import (
     PointTuple,
@@ -99,8 +103,12 @@ class SqlStore:
     ) -> None:
         self.db_url = normalize_db_url(db_url)
         self.uri = db_url
+        # What messages show: errors reach logs and a server's clients.
+        self._shown = display_uri(db_url)
         self.dialect = self.db_url.split(":", 1)[0].split("+", 1)[0]
         self.is_sqlite = self.dialect == "sqlite"
+        if self.is_sqlite:
+            _refuse_newer_sqlite(db_url)
         self._engine = sql_engine(self.db_url)
         self._last_reap = -1e9
         self._series: dict[tuple[str, str], int] = {}
@@ -132,11 +140,11 @@ class SqlStore:
         except sa.exc.IntegrityError:
             raise  # callers turn a taken name or key into their own error
         except sa.exc.DataError as exc:
-            raise refused_value(self.uri, exc) from exc
+            raise refused_value(self._shown, exc) from exc
         except sa.exc.DBAPIError as exc:
             raise self._wrap(exc) from exc
         except _UNBINDABLE as exc:
-            raise refused_value(self.uri, exc) from exc
+            raise refused_value(self._shown, exc) from exc
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -144,18 +152,20 @@ class SqlStore:
             with self._engine.connect() as conn, conn.begin():
                 yield conn
         except sa.exc.DataError as exc:
-            raise refused_value(self.uri, exc) from exc
+            raise refused_value(self._shown, exc) from exc
         except sa.exc.DBAPIError as exc:
             raise self._wrap(exc) from exc
         except _UNBINDABLE as exc:
-            raise refused_value(self.uri, exc) from exc
+            raise refused_value(self._shown, exc) from exc
 
     def _wrap(self, exc: sa.exc.DBAPIError) -> StoreError:
         text = str(exc.orig) if exc.orig is not None else str(exc)
         if _sqlstate(exc) in _RETRYABLE_SQLSTATES:
             reason = " ".join(text.split())
-            return StoreUnavailable(f"store {self.uri}: a concurrent write conflicted ({reason})")
-        return sqlite_error(self.uri, text, operational=isinstance(exc, sa.exc.OperationalError))
+            return StoreUnavailable(
+                f"store {self._shown}: a concurrent write conflicted ({reason})"
+            )
+        return sqlite_error(self._shown, text, operational=isinstance(exc, sa.exc.OperationalError))
 
     def close(self) -> None:
         self._engine.dispose()
@@ -176,14 +186,11 @@ class SqlStore:
         with self._schema_lock():
             revision, root = self._read_revision()
             if revision is not None and revision not in t.KNOWN_REVISIONS:
-                raise SchemaVersionError(
-                    f"the store {self.uri} has schema revision {revision!r}, written by a newer "
-                    "tane than this one; upgrade tane (pip install -U tane) to open it"
-                )
+                raise newer_schema(self.uri, revision)
             if revision != t.SCHEMA_REVISION:
                 if revision is not None and not auto_upgrade:
                     raise SchemaVersionError(
-                        f"the store {self.uri} has schema revision {revision!r}; this tane "
+                        f"the store {self._shown} has schema revision {revision!r}; this tane "
                         f"needs {t.SCHEMA_REVISION!r}: run `tane db upgrade --store URI`"
                     )
                 upgrade_schema(self._engine)
@@ -210,7 +217,7 @@ class SqlStore:
                 others = ", ".join(sorted(names)[:5])
                 hint = " (an MLflow database?)" if "alembic_version" in names else ""
                 raise StoreError(
-                    f"{self.uri} is not a tane store: it holds other tables ({others}){hint}; "
+                    f"{self._shown} is not a tane store: it holds other tables ({others}){hint}; "
                     "point TANE_STORE at a new file, folder or empty database"
                 )
             if "alembic_version" not in names:
@@ -352,8 +359,9 @@ class SqlStore:
 
     def get_experiment(self, id_or_name: str) -> Experiment:
         key = str(id_or_name)
-        if key.isdigit():
-            found = self._experiments(sa.and_(t.experiments.c.id == int(key)))
+        number = id_number(key)
+        if number is not None:
+            found = self._experiments(sa.and_(t.experiments.c.id == number))
             if found:
                 return found[0]
         return self.get_experiment_by_name(key)
@@ -366,8 +374,9 @@ class SqlStore:
             return cached
         e = t.experiments
         cond = e.c.name == key
-        if key.isdigit():
-            cond = (e.c.id == int(key)) | cond
+        number = id_number(key)
+        if number is not None:
+            cond = (e.c.id == number) | cond
         with self._read() as conn:
             rows = conn.execute(sa.select(e.c.id, e.c.name).where(cond)).all()
         if not rows:
@@ -1141,6 +1150,34 @@ class SqlStore:
 
 
 # -- helpers -------------------------------------------------------------------
+
+
+def _refuse_newer_sqlite(db_url: str) -> None:
+    """Raise SchemaVersionError for a SQLite store of a newer tane, reading it read-only.
+
+    Checked before the engine connects: its first connection turns the file to
+    WAL, and a store this tane cannot open must be left exactly as it was.
+    """
+    import sqlite3
+
+    path = sqlite_path(db_url)
+    if path is None or not Path(path).is_file():
+        return
+    try:
+        conn = sqlite3.connect(sqlite_read_only(path), uri=True, timeout=SQLITE_BUSY_MS / 1000)
+    except sqlite3.Error:
+        return  # SqlStore's own connection explains what is wrong
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not {"alembic_version", "store_info"} <= tables:
+            return  # not a tane store: SqlStore says so
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return
+    finally:
+        conn.close()
+    if row is not None and row[0] not in t.KNOWN_REVISIONS:
+        raise newer_schema(db_url, str(row[0]))
 
 
 def schema_revision(db_url: str) -> str | None:

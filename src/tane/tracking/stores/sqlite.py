@@ -32,11 +32,13 @@ from tane.tracking.stores._common import (
     check_experiment_name,
     check_run_name,
     deleted_run,
+    id_number,
     now_ms,
     param_conflict,
     refused_value,
     run_updates,
     sqlite_error,
+    sqlite_read_only,
 )
 from tane.tracking.stores.base import PointTuple, PurgeReport, RunPage, RunView, owner_host
 from tane.tracking.values import check_key, param_number
@@ -59,7 +61,7 @@ def open_sqlite(db_url: str, path: str) -> SqliteStore | None:
     if not Path(path).is_file():
         return None
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=SQLITE_BUSY_MS / 1000)
+        conn = sqlite3.connect(sqlite_read_only(path), uri=True, timeout=SQLITE_BUSY_MS / 1000)
     except sqlite3.Error:
         return None
     try:
@@ -309,7 +311,7 @@ class SqliteStore:
             return cached
         rows = self._query(
             "SELECT id, name FROM experiments WHERE name = ? OR id = ?",
-            (key, int(key) if key.isdigit() else -1),
+            (key, -1 if (number := id_number(key)) is None else number),
         )
         if not rows:
             raise ExperimentNotFound(

@@ -13,7 +13,8 @@ lets through (a 500 from a real server) fails it too.
 Bounded by count (``MAX_EXAMPLES`` generated cases per operation, plus
 schemathesis' coverage cases) and by time (``TIME_LIMIT`` per operation);
 derandomized with a fixed seed, so CI fuzzes the same cases on every run. A
-line per backend gives the cases tried and the 5xx answers seen.
+line per backend gives the cases tried and the 5xx answers seen, also recorded
+as the figures ``openapi-fuzz-<backend>`` of docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
+from tests.reliability.figures import record
 
 from tane.server import create_app
 from tane.tracking.stores import open_store
@@ -107,6 +109,16 @@ def backend(request: pytest.FixtureRequest) -> Iterator[tuple[str, Tally]]:
     tally = Tally()
     yield request.param, tally
     elapsed = time.monotonic() - tally.started
+    record(
+        f"openapi-fuzz-{request.param}",
+        test=f"tests/reliability/test_openapi_fuzz.py::test_no_operation_answers_5xx[{request.param}]",
+        operations=len(tally.statuses),
+        cases=tally.cases,
+        max_examples_per_operation=MAX_EXAMPLES,
+        server_errors_5xx=len(tally.server_errors),
+        seconds=round(elapsed, 1),
+        seed=SEED,
+    )
     line = (
         f"fuzz ({request.param}): {tally.cases} cases over {len(tally.statuses)} operations "
         f"in {elapsed:.1f} s, {len(tally.server_errors)} answered 5xx"
