@@ -367,3 +367,11 @@ def test_a_node_raising_trial_pruned_prunes_the_trial_without_retries(project: P
     assert trials["3"].status.name == "PRUNED"
     # Pruning is not a failure: the node ran once, not 1 + 2 retries.
     assert calls(project).count("judge") == 2
+
+
+def test_a_pipeline_sweep_without_objective_names_the_metrics_to_choose(project: Path) -> None:
+    out = tane("sweep", "prep.factor=2,3", "--sampler", "grid")
+    assert "logged no metric 'objective' (it logged: total)" in out
+    assert "name the metric to optimize with --objective" in out
+    done = tane("sweep", "prep.factor=2,3", "--sampler", "grid", "--objective", "total")
+    assert "best total:" in done

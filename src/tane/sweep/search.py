@@ -186,11 +186,16 @@ def objective_values(
     for name in settings.objectives:
         found = metrics.get(name)
         if found is None:
+            known = ", ".join(sorted(metrics)) or "none"
             if name == "objective" and value is None:
-                return None, "the objective returned None: return a number (or a dict of them)"
+                # A pipeline's trials return nothing: the metric to optimize has a name.
+                return None, (
+                    f"the trial returned nothing and logged no metric 'objective' (it logged: "
+                    f"{known}): name the metric to optimize with --objective (objective: in "
+                    "the sweep: section), or return a number (or a dict of them)"
+                )
             if name == "objective" and isinstance(value, str):
                 return None, f"the objective returned a string ({value!r}): return a number"
-            known = ", ".join(sorted(metrics)) or "none"
             return None, (
                 f"the trial never logged the objective metric {name!r} (it logged: {known}); "
                 "return it, log it with tane.log_metric, or name another with --objective"
