@@ -20,6 +20,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER = Path(os.environ.get("TANE_RELIABILITY_ARTIFACTS", ROOT / "test-artifacts" / "reliability"))
 
+#: Hypothesis draws the same cases on every run (CI must not fail by luck of the draw);
+#: TANE_FUZZ_EXPLORE=1 draws new ones each run, to look for what the fixed ones miss.
+DERANDOMIZE = not os.environ.get("TANE_FUZZ_EXPLORE")
+
 #: (name, figures) recorded by this process, in order, for the session summary.
 RECORDED: list[tuple[str, dict[str, Any]]] = []
 

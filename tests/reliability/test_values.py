@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.reliability.conftest import filter_literal
-from tests.reliability.figures import record
+from tests.reliability.figures import DERANDOMIZE, record
 
 import tane
 from tane.errors import InvalidInput, StoreError
@@ -137,6 +137,7 @@ def test_unicode_is_stored_and_read_back_everywhere(
         max_examples=40 if name == "sqlite" else 20,
         deadline=None,
         database=None,
+        derandomize=DERANDOMIZE,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     @given(

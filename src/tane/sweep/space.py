@@ -196,10 +196,11 @@ def _range(key: str, start: Any, stop: Any, step: Any, log: bool, line: str) -> 
             f"{line!r}: range({start}, {stop}, {step}) holds no value (a..b-1, as in -m): "
             f"give a stop {direction} the start"
         )
-    count = math.ceil((stop - start) / step)
+    span = (stop - start) / step  # inf when the ends are far apart and the step tiny
+    count = math.ceil(span) if math.isfinite(span) else math.inf
     if count > MAX_RANGE_VALUES:
         raise InvalidInput(
-            f"{line!r}: a range of {count:,} values: use interval({start}, {stop}) "
+            f"{line!r}: a range of {count:,.0f} values: use interval({start}, {stop}) "
             f"(tag(int, ...) for integers) to search it as a continuous range"
         )
     last = start + (count - 1) * step
