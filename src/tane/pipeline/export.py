@@ -19,7 +19,6 @@ Kubeflow source is compiled by running it with a Python that has kfp
 
 from __future__ import annotations
 
-import heapq
 import importlib.util
 import json
 import keyword
@@ -216,25 +215,12 @@ def _toposort(
     ids: list[str], upstream: dict[str, set[str]], label: dict[str, str], kind: dict[str, str]
 ) -> list[str]:
     """Tasks in dependency order (first-node order among ready ones); name any cycle."""
-    index = {tid: i for i, tid in enumerate(ids)}
-    waiting = {tid: len(deps) for tid, deps in upstream.items()}
-    users: dict[str, list[str]] = {tid: [] for tid in ids}
-    for tid, deps in upstream.items():
-        for dep in deps:
-            users[dep].append(tid)
-    ready = [index[t] for t in ids if waiting[t] == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        tid = ids[heapq.heappop(ready)]
-        order.append(tid)
-        for user in users[tid]:
-            waiting[user] -= 1
-            if waiting[user] == 0:
-                heapq.heappush(ready, index[user])
-    if len(order) == len(ids):
+    from tane.pipeline.pipeline import stable_order
+
+    order, pending = stable_order(ids, upstream)
+    if not pending:
         return order
-    cycle = _cycle(upstream, [t for t in ids if waiting[t] > 0])
+    cycle = _cycle(upstream, pending)
     path = " -> ".join(f"{kind[t]} {label[t]!r}" for t in cycle)
     raise PipelineError(
         f"grouping the nodes by namespace makes the tasks depend on each other in a cycle: "

@@ -377,27 +377,32 @@ def _toposort(nodes: list[Node]) -> list[Node]:
     """Stable topological order (declaration order among ready nodes); name any cycle."""
     producers = {o: n.name for n in nodes for o in n.outputs}
     deps = {n.name: {producers[i] for i in n.inputs if i in producers} for n in nodes}
-    # Kahn's algorithm; ready nodes leave in declaration order.
-    index = {n.name: i for i, n in enumerate(nodes)}
-    waiting = {name: len(d) for name, d in deps.items()}
-    users: dict[str, list[str]] = {name: [] for name in deps}
-    for name, d in deps.items():
-        for dep in d:
-            users[dep].append(name)
-    ready = [index[name] for name, count in waiting.items() if count == 0]
+    order, pending = stable_order([n.name for n in nodes], deps)
+    if pending:
+        raise PipelineError(f"the pipeline has a cycle: {_find_cycle(deps, pending)}")
+    by_name = {n.name: n for n in nodes}
+    return [by_name[name] for name in order]
+
+
+def stable_order(keys: list[str], deps: dict[str, set[str]]) -> tuple[list[str], list[str]]:
+    """Kahn's algorithm, ready keys leaving in the order given: (order, keys left in a cycle)."""
+    index = {key: i for i, key in enumerate(keys)}
+    waiting = {key: len(deps[key]) for key in keys}
+    users: dict[str, list[str]] = {key: [] for key in keys}
+    for key in keys:
+        for dep in deps[key]:
+            users[dep].append(key)
+    ready = [index[key] for key in keys if waiting[key] == 0]
     heapq.heapify(ready)
-    order: list[Node] = []
+    order: list[str] = []
     while ready:
-        n = nodes[heapq.heappop(ready)]
-        order.append(n)
-        for user in users[n.name]:
+        key = keys[heapq.heappop(ready)]
+        order.append(key)
+        for user in users[key]:
             waiting[user] -= 1
             if waiting[user] == 0:
                 heapq.heappush(ready, index[user])
-    if len(order) < len(nodes):
-        pending = [n.name for n in nodes if waiting[n.name] > 0]
-        raise PipelineError(f"the pipeline has a cycle: {_find_cycle(deps, pending)}")
-    return order
+    return order, [key for key in keys if waiting[key] > 0]
 
 
 def _find_cycle(deps: dict[str, set[str]], candidates: list[str]) -> str:

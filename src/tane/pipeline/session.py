@@ -705,9 +705,12 @@ class HookObserver:
     """Calls the project's pluggy hooks (Kedro's names) as nodes run."""
 
     def __init__(self, hooks: Any, catalog: DataCatalog, cfg: Any, run_id: str) -> None:
+        from tane.pipeline._nohooks import NoHooks
+
         self.hooks = hooks
         self.catalog = catalog
         self.run_id = run_id
+        self.silent = isinstance(hooks, NoHooks)  # nothing to call, nothing to fetch
 
     def pipeline_started(self, pipeline: Pipeline, total: int) -> None:
         return
@@ -720,11 +723,10 @@ class HookObserver:
     def node_finished(
         self, node: Node, result: NodeResult, outputs: Mapping[str, Any] | None
     ) -> None:
-        from tane.cluster import RayValue
-        from tane.pipeline._nohooks import NoHooks
-
-        if isinstance(self.hooks, NoHooks):
+        if self.silent:
             return  # not even Ray's memory outputs are fetched for nothing
+        from tane.cluster import RayValue
+
         self.hooks.hook.after_node_run(
             node=node,
             catalog=self.catalog,
